@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# test.sh: the project's test command (README, command 2; CI runs exactly this).
+#
+# Installs what is missing and builds Release (scripts/setup.sh), then runs the whole CTest
+# suite twice: on the Release build in build/, and on an AddressSanitizer + UBSan build in
+# build-asan/ (sizes scaled by ALEXSTORAGE_TEST_SCALE, default 0.25 there, to keep it quick).
+# Warnings are errors in both builds. Exit status is non-zero if any test fails.
+#
+#   scripts/test.sh                     # everything
+#   ALEXSTORAGE_SEED=123 scripts/test.sh   # replay randomized tests with one seed
+#   CTEST_ARGS="-R oracle" scripts/test.sh # pass extra arguments to ctest
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+jobs=$(nproc)
+ctest_args=(--output-on-failure -j "$jobs" ${CTEST_ARGS:-})
+
+"$here/scripts/setup.sh"
+
+build_and_test() { # <dir> <label> <extra cmake args...>
+  local dir=$1 label=$2
+  shift 2
+  echo "== $label: configure and build ($dir)"
+  cmake -S "$here" -B "$dir" -DALEXSTORAGE_WERROR=ON "$@" --log-level=WARNING >/dev/null
+  cmake --build "$dir" -j "$jobs" -- --no-print-directory >/dev/null
+  echo "== $label: ctest"
+  (cd "$dir" && ctest "${ctest_args[@]}")
+}
+
+build_and_test "$here/build" "Release" -DCMAKE_BUILD_TYPE=Release
+ALEXSTORAGE_TEST_SCALE=${ALEXSTORAGE_TEST_SCALE:-0.25} \
+  build_and_test "$here/build-asan" "ASan+UBSan" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DALEXSTORAGE_SANITIZE=address -DALEXSTORAGE_BUILD_BENCHMARKS=OFF
+echo "== all test suites passed"

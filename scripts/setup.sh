@@ -13,7 +13,7 @@ build_dir=${BUILD_DIR:-$here/build}
 # Every package the build, the tests and the benchmarks use. Keep in step with CMakeLists.txt.
 packages=(
   build-essential cmake pkg-config clang llvm libclang-rt-14-dev valgrind python3
-  libcmocka-dev libbenchmark-dev libgflags-dev liblz4-dev
+  libcmocka-dev libbenchmark-dev libgflags-dev liblz4-dev libisal-dev
   librocksdb-dev rocksdb-tools liblmdb-dev libsqlite3-dev
 )
 

@@ -628,6 +628,7 @@ static uint32_t pow2_ceil(uint64_t x)
 typedef struct builder {
     data_node *first, *last;
     int depth_limit_hit;
+    bool anchor_zero;
 } builder;
 
 static void builder_append(builder *b, data_node *d)
@@ -643,6 +644,10 @@ static void builder_append(builder *b, data_node *d)
 
 static node *build_subtree(const uint64_t *keys, const uint64_t *payloads, uint32_t n,
                            uint32_t leaf_limit, int level, builder *b, int *rc);
+
+/* Builder flag: the subtree being built sits at the left edge of the key space, where keys
+ * have been arriving below its parent's domain and the parent cannot widen any further; its
+ * model nodes then start at key 0 so nothing can fall below them (docs/index.md). */
 
 /* Index of the first key in keys[0..n) that routes to a slot >= s (routing is monotone). */
 static uint32_t first_routed_at(const model_node *geo, const uint64_t *keys, uint32_t n,
@@ -699,22 +704,27 @@ static int assign_run(const model_node *geo, uint32_t s, uint32_t r, node **out,
     return rc;
 }
 
-/* Builds a model node fitted to the sorted keys (n >= 2): lo = smallest key, 2^k slots for
- * about KEYS_PER_MODEL_SLOT keys each, and the narrowest power-of-two slot width that spans
- * the key range. The smallest and largest keys land in different slots, so every child holds
- * fewer keys than its parent and recursion ends. */
-static model_node *mn_fit(const uint64_t *keys, uint32_t n)
+/* Builds a model node fitted to the sorted keys (n >= 2): 2^k slots for about
+ * KEYS_PER_MODEL_SLOT keys each, spread over the keys between the 1/32 and 31/32 quantiles
+ * (lo = the low quantile, the narrowest power-of-two slot width that spans up to the high
+ * one). Trimming keeps a few far outliers (a geometric tail, a stray key) from squeezing the
+ * bulk of the keys into one slot; the outliers are clamped into the edge slots. The two
+ * quantile keys are distinct and land in different slots, so every child holds fewer keys
+ * than its parent and recursion ends. */
+static model_node *mn_fit(const uint64_t *keys, uint32_t n, bool anchor_zero)
 {
     uint32_t slots = pow2_ceil((n + KEYS_PER_MODEL_SLOT - 1) / KEYS_PER_MODEL_SLOT);
     if (slots < 2)
         slots = 2;
     if (slots > AXI_MAX_FANOUT)
         slots = AXI_MAX_FANOUT;
-    uint64_t range = keys[n - 1] - keys[0];
+    uint32_t a = n >= 64 ? n / 32 : 0, b = n >= 64 ? n - 1 - n / 32 : n - 1;
+    uint64_t lo = anchor_zero ? 0 : keys[a];
+    uint64_t range = keys[b] - lo;
     unsigned shift = 0;
     while (shift < 63 && (range >> shift) >= slots)
         shift++;
-    return mn_alloc(keys[0], shift, slots);
+    return mn_alloc(lo, shift, slots);
 }
 
 /* A subtree for the sorted keys: one data node if they fit under leaf_limit (or the depth
@@ -734,7 +744,8 @@ static node *build_subtree(const uint64_t *keys, const uint64_t *payloads, uint3
         builder_append(b, d);
         return (node *)d;
     }
-    model_node *m = mn_fit(keys, n);
+    model_node *m = mn_fit(keys, n, b->anchor_zero);
+    b->anchor_zero = false; /* only the top of the new subtree needs it */
     if (!m) {
         *rc = AXI_ENOMEM;
         return NULL;
@@ -828,13 +839,15 @@ static void place_set(axi_tree *t, const place *pl, node *n)
 
 /* Rebuilds the run of data node d from its own keys, split so no piece exceeds leaf_limit
  * (sideways split when the run has several slots, a new model node when it has one). */
-static int split_in_place(axi_tree *t, data_node *d, const place *pl, uint32_t leaf_limit)
+static int split_in_place(axi_tree *t, data_node *d, const place *pl, uint32_t leaf_limit,
+                          bool anchor_zero)
 {
     uint64_t *keys, *payloads;
     int rc = dn_extract(d, &keys, &payloads);
     if (rc)
         return rc;
     builder b = {0};
+    b.anchor_zero = anchor_zero;
     node *sub = NULL;
     node **tmp = NULL;
     if (pl->parent && pl->len >= 2) {
@@ -1053,8 +1066,13 @@ static int make_room(axi_tree *t, data_node *d, const path *p, uint64_t k)
                 return rc < 0 ? rc : AXI_OK;
         }
     }
+    /* Keys below the leftmost node's domain that no widening could take in: whatever model
+     * node this split creates starts at 0. */
+    bool anchor = pl.parent && pl.start == 0 && k < pl.parent->lo;
+    if (!pl.parent && d->num_keys && k < d->keys[dn_next_occupied(d, 0)])
+        anchor = d->appends_left * 2 > d->inserts_since_build;
     if (pl.parent && pl.len >= 2)
-        return split_in_place(t, d, &pl, half);
+        return split_in_place(t, d, &pl, half, anchor);
     if (pl.parent) {
         model_node *m = pl.parent;
         uint32_t limit = p->depth == 1 ? AXI_MAX_FANOUT : NONROOT_DOUBLE_LIMIT;
@@ -1062,7 +1080,7 @@ static int make_room(axi_tree *t, data_node *d, const path *p, uint64_t k)
             return mn_double_resolution(t, m);
     }
     if (p->depth < AXI_MAX_DEPTH)
-        return split_in_place(t, d, &pl, half);
+        return split_in_place(t, d, &pl, half, anchor);
     /* Depth bound reached: grow past the size cap rather than deepen the tree. */
     t->counters.expansions++;
     t->counters.retrains++;
@@ -1120,7 +1138,7 @@ static void merge_upward(axi_tree *t, data_node *d, const path *p)
         free(rk);
         if (!merged)
             return;
-        builder b = {merged, merged, 0};
+        builder b = {.first = merged, .last = merged};
         merged->prev = merged->next = NULL;
         chain_splice(left->prev, right->next, &b);
         uint32_t start = pl.start < bs ? pl.start : bs;

@@ -10,7 +10,7 @@
  * counters of axi_get_stats are compared with the oracle.
  *
  * Size: OPS_PER_CASE operations per case at ALEXSTORAGE_TEST_SCALE=1.0, 20 cases, so about
- * three million operations in total.
+ * six million operations in total.
  *
  * The oracle is a sorted sequence of (key, payload) kept in fixed-size blocks (a two-level sorted
  * array): binary search over the blocks' last keys, then inside the block. It exists only so the
@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OPS_PER_CASE 150000
+#define OPS_PER_CASE 300000
 #define CHECK_EVERY 10000
 
 /* ---- oracle ------------------------------------------------------------------------------- */
@@ -467,13 +467,19 @@ static void compare_full(const axi_tree *t, const oracle *o, const counters *cnt
     p.b = 0;
     p.i = 0;
     size_t n = 0;
+    uint32_t max_slot = 0;
     while (ook || iok) {
         cmp_pos(o, ook, p, iok, &c, "forward scan");
+        if (c.slot > max_slot)
+            max_slot = c.slot;
         n++;
         iok = axi_next(&c);
         ook = orc_next(o, &p);
     }
     OREQ(n == o->size, "forward scan saw %zu keys, oracle has %zu", n, o->size);
+    /* A cursor's slot lies inside its data node, which has at most AXI_MAX_DATA_NODE_SLOTS. */
+    OREQ(max_slot < AXI_MAX_DATA_NODE_SLOTS, "cursor at slot %u: a data node over the cap",
+         max_slot);
 
     iok = axi_last(t, &c);
     ook = orc_last(o, &p);
@@ -710,13 +716,31 @@ static void run_case(dist_kind kind, bool bulk_start, const char *test_name)
     }
 CASES(DEFINE_CASES)
 
-#define LIST_CASES(kind, name)                                                                     \
-    cmocka_unit_test(test_oracle_##name##_from_empty),                                             \
-        cmocka_unit_test(test_oracle_##name##_from_bulk),
-
 int main(int argc, char **argv)
 {
-    const struct CMUnitTest tests[] = {CASES(LIST_CASES)};
+    /* Listed one per line: core/tests/CMakeLists.txt registers each line as a CTest test. */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_oracle_uniform64_from_empty),
+        cmocka_unit_test(test_oracle_uniform64_from_bulk),
+        cmocka_unit_test(test_oracle_small_range_from_empty),
+        cmocka_unit_test(test_oracle_small_range_from_bulk),
+        cmocka_unit_test(test_oracle_dense_from_empty),
+        cmocka_unit_test(test_oracle_dense_from_bulk),
+        cmocka_unit_test(test_oracle_dense_2p63_from_empty),
+        cmocka_unit_test(test_oracle_dense_2p63_from_bulk),
+        cmocka_unit_test(test_oracle_dense_top_from_empty),
+        cmocka_unit_test(test_oracle_dense_top_from_bulk),
+        cmocka_unit_test(test_oracle_lognormal_from_empty),
+        cmocka_unit_test(test_oracle_lognormal_from_bulk),
+        cmocka_unit_test(test_oracle_clustered_from_empty),
+        cmocka_unit_test(test_oracle_clustered_from_bulk),
+        cmocka_unit_test(test_oracle_ascending_from_empty),
+        cmocka_unit_test(test_oracle_ascending_from_bulk),
+        cmocka_unit_test(test_oracle_descending_from_empty),
+        cmocka_unit_test(test_oracle_descending_from_bulk),
+        cmocka_unit_test(test_oracle_edges_from_empty),
+        cmocka_unit_test(test_oracle_edges_from_bulk),
+    };
     /* Optional argv[1]: a cmocka name filter (e.g. "*dense*") to run a subset. */
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);

@@ -4,11 +4,15 @@
  * Every test asserts correctness (every key found with its payload, full scans in order in both
  * directions, axi_check) and bounded shape through axi_get_stats (see check_shape):
  *   - max_depth <= AXI_MAX_DEPTH, and no deeper than the number of model nodes;
- *   - memory_bytes <= MAX_BYTES_PER_KEY * num_keys once num_keys >= BOUND_MIN_KEYS;
+ *   - memory_bytes <= MAX_BYTES_PER_KEY * num_keys once num_keys >= BOUND_MIN_KEYS
+ *     (MAX_BYTES_PER_KEY_ERASED after erases, see the bounds below);
  *   - node counts consistent: a data node when there are keys, enough slots for the keys, no
  *     data node over AXI_MAX_DATA_NODE_SLOTS on average, model nodes not outnumbering data nodes
  *     by more than a degenerate chain;
- *   - memory_bytes < EMPTY_TREE_MAX_BYTES after every key has been erased.
+ *   - memory_bytes < EMPTY_TREE_MAX_BYTES with at most one key, and an emptied tree no bigger
+ *     than one emptied after a thousand keys (check_emptied);
+ *   - no data node over AXI_MAX_DATA_NODE_SLOTS slots, seen through cursor positions
+ *     (check_data_node_sizes, index.h bound 6).
  * The insert-latency test only prints: this project never asserts on time.
  */
 #include "test_util.h"
@@ -18,12 +22,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Memory bound per key for trees of at least BOUND_MIN_KEYS keys (16 bytes of key and payload,
- * gaps at the lowest density the structure allows, bitmaps and node headers all fit). */
+/* Memory bounds per key for trees of at least BOUND_MIN_KEYS keys, from docs/index.md
+ * ("Bounds"): data-node arrays cost 16.125 bytes a slot; inserts and bulk loads keep density
+ * between 0.6 and 0.8 (20 to 27 bytes a key plus node headers), so 64 is generous. Erases may
+ * let a node fall to 0.2 density before it shrinks (about 81 bytes a key): ERASED allows that
+ * plus headers. */
 #define MAX_BYTES_PER_KEY 64u
+#define MAX_BYTES_PER_KEY_ERASED 96u
 #define BOUND_MIN_KEYS 10000u
 /* A tree with no keys (or one key) must give its nodes back. */
 #define EMPTY_TREE_MAX_BYTES (64u * 1024u)
+/* An emptied tree may differ from another emptied tree by at most this: what is left after
+ * erasing everything must not depend on how many keys there were (memory is O(n)). */
+#define EMPTY_TREE_HISTORY_SLACK (4u * 1024u)
 
 #define SALT 7
 
@@ -37,10 +48,22 @@ static void print_shape(const char *what, const axi_stats *st)
             what, st->num_keys, st->memory_bytes,
             st->num_keys ? (double)st->memory_bytes / (double)st->num_keys : 0.0, st->max_depth,
             st->num_model_nodes, st->num_data_nodes, st->data_slots);
+    uint64_t ins = st->num_inserts ? st->num_inserts : 1;
+    fprintf(stderr,
+            "[ WORK     ] %s: inserts=%" PRIu64 " shifts/insert=%.1f steps/insert=%.1f"
+            " expansions=%" PRIu64 " contractions=%" PRIu64 " splits_sideways=%" PRIu64
+            " splits_down=%" PRIu64 " model_expansions=%" PRIu64 " root_expansions=%" PRIu64
+            " merges=%" PRIu64 "\n",
+            what, st->num_inserts, (double)st->shifts / (double)ins,
+            (double)st->search_steps / (double)ins, st->expansions, st->contractions,
+            st->splits_sideways, st->splits_down, st->model_expansions, st->root_expansions,
+            st->merges);
 }
 
-/* Asserts the shape bounds of the file comment; `what` names the situation in messages. */
-static void check_shape(const axi_tree *t, uint64_t expect_keys, const char *what)
+/* Asserts the shape bounds of the file comment with `per_key` bytes a key allowed; `what`
+ * names the situation in messages. */
+static void check_shape_bound(const axi_tree *t, uint64_t expect_keys, const char *what,
+                              unsigned per_key)
 {
     axi_stats st;
     axi_get_stats(t, &st);
@@ -63,15 +86,56 @@ static void check_shape(const axi_tree *t, uint64_t expect_keys, const char *wha
                "%s: %llu model nodes over %llu data nodes", what,
                (unsigned long long)st.num_model_nodes, (unsigned long long)st.num_data_nodes);
     if (st.num_keys >= BOUND_MIN_KEYS)
-        TU_REQUIRE(st.memory_bytes <= (uint64_t)MAX_BYTES_PER_KEY * st.num_keys,
+        TU_REQUIRE(st.memory_bytes <= (uint64_t)per_key * st.num_keys,
                    "%s: memory %llu bytes for %llu keys = %.1f B/key > %u", what,
                    (unsigned long long)st.memory_bytes, (unsigned long long)st.num_keys,
-                   (double)st.memory_bytes / (double)st.num_keys, MAX_BYTES_PER_KEY);
+                   (double)st.memory_bytes / (double)st.num_keys, per_key);
     if (st.num_keys <= 1)
         TU_REQUIRE(st.memory_bytes < EMPTY_TREE_MAX_BYTES,
                    "%s: %llu keys but memory_bytes %llu >= %u", what,
                    (unsigned long long)st.num_keys, (unsigned long long)st.memory_bytes,
                    EMPTY_TREE_MAX_BYTES);
+}
+
+/* After inserts or bulk loads. */
+static void check_shape(const axi_tree *t, uint64_t expect_keys, const char *what)
+{
+    check_shape_bound(t, expect_keys, what, MAX_BYTES_PER_KEY);
+}
+
+/* After erases. */
+static void check_shape_erased(const axi_tree *t, uint64_t expect_keys, const char *what)
+{
+    check_shape_bound(t, expect_keys, what, MAX_BYTES_PER_KEY_ERASED);
+}
+
+/*
+ * Contract 6 of index.h: a data node has at most AXI_MAX_DATA_NODE_SLOTS slots (no operation
+ * rebuilds a bigger one). A cursor names its data node and slot, so a full scan sees, for each
+ * node, its highest occupied slot and how many keys it holds; either reaching the cap proves a
+ * node over it.
+ */
+static void check_data_node_sizes(const axi_tree *t, const char *what)
+{
+    axi_cursor c;
+    const void *node = NULL;
+    uint64_t in_node = 0, max_keys = 0;
+    uint32_t max_slot = 0;
+    for (bool ok = axi_first(t, &c); ok; ok = axi_next(&c)) {
+        if (c.node != node) {
+            node = c.node;
+            in_node = 0;
+        }
+        in_node++;
+        if (in_node > max_keys)
+            max_keys = in_node;
+        if (c.slot > max_slot)
+            max_slot = c.slot;
+    }
+    TU_REQUIRE(max_slot < AXI_MAX_DATA_NODE_SLOTS && max_keys <= AXI_MAX_DATA_NODE_SLOTS,
+               "%s: a data node is over AXI_MAX_DATA_NODE_SLOTS (%u, index.h bound 6): the"
+               " fullest node holds %llu keys, the highest slot seen is %u",
+               what, AXI_MAX_DATA_NODE_SLOTS, (unsigned long long)max_keys, max_slot);
 }
 
 /* Full correctness: keys[0..n) sorted and unique, payload tu_payload_of(key, salt). */
@@ -104,11 +168,13 @@ static void verify_all(const axi_tree *t, const uint64_t *keys, size_t n, uint64
         ok = axi_prev(&c);
     }
     TU_REQUIRE(!ok, "%s: backward scan returned more than %zu keys", what, n);
+    check_data_node_sizes(t, what);
     axi_stats st;
     axi_get_stats(t, &st);
     print_shape(what, &st);
 }
 
+/* Inserts order[0..n) (all new keys). */
 static void insert_all(axi_tree *t, const uint64_t *order, size_t n, uint64_t salt,
                        const char *what)
 {
@@ -318,7 +384,7 @@ static void test_extremes_mixed_with_others(void **state)
     TU_REQUIRE(axi_first(t, &c) && axi_cursor_key(&c) > 2, "first after erasing extremes");
     TU_REQUIRE(axi_last(t, &c) && axi_cursor_key(&c) < UINT64_MAX - 2,
                "last after erasing extremes");
-    check_shape(t, total - next, "after erasing extremes");
+    check_shape_erased(t, total - next, "after erasing extremes");
     axi_destroy(t);
     free(all);
     free(keys);
@@ -357,6 +423,141 @@ static void test_reverse_sorted_stream(void **state)
         keys[i] = k;
     }
     insert_and_verify(keys, n, ORDER_REVERSE, &rng, "reverse-sorted stream");
+    free(keys);
+}
+
+/* Sorted and reverse-sorted streams long enough to drive a naive split-down chain to
+ * AXI_MAX_DEPTH: the depth bound must hold and every key must stay reachable. */
+static void test_long_sorted_streams(void **state)
+{
+    uint64_t seed = tu_seed(__func__);
+    (void)state;
+    tu_rng rng;
+    tu_rng_init(&rng, seed);
+    /* Not scaled below 500K: the depth limit is only reached by long streams. */
+    size_t n = tu_scaled(1000000, 500000);
+    uint64_t *keys = tu_xmalloc(n * sizeof *keys);
+    uint64_t k = 1000 + tu_rng_below(&rng, 1000);
+    for (size_t i = 0; i < n; i++) {
+        k += 1 + tu_rng_below(&rng, 100);
+        keys[i] = k;
+    }
+    insert_and_verify(keys, n, ORDER_SORTED, &rng, "long sorted stream");
+    /* Reverse, ending right at UINT64_MAX. */
+    uint64_t top = UINT64_MAX - keys[n - 1];
+    for (size_t i = 0; i < n; i++)
+        keys[i] += top;
+    insert_and_verify(keys, n, ORDER_REVERSE, &rng, "long reverse stream to max");
+    free(keys);
+}
+
+/* Keys approaching a point geometrically (each step covers 1/4096 of the remaining distance)
+ * need one more level of resolution every few thousand keys. Approaching 0 from a bulk-loaded
+ * block at 2^50 (left of the root's domain) and UINT64_MAX from below, then filling the deep
+ * end densely: the depth bound and contract 6 must hold throughout, and every key must be
+ * found. */
+static void geometric_then_dense(bool toward_zero, const char *test_name)
+{
+    uint64_t seed = tu_seed(test_name);
+    tu_rng rng;
+    tu_rng_init(&rng, seed);
+    const char *what = toward_zero ? "geometric to 0, then dense" : "geometric to max, then dense";
+    size_t nbulk = tu_scaled(100000, 20000);
+    size_t nwalk = 70000; /* not scaled: the deep end only forms after this many steps */
+    size_t ndense = tu_scaled(400000, 100000);
+    size_t cap = nbulk + nwalk + ndense;
+    uint64_t *keys = tu_xmalloc(cap * sizeof *keys);
+    size_t n = 0;
+
+    uint64_t base = UINT64_C(1) << 50;
+    for (size_t i = 0; i < nbulk; i++)
+        keys[n++] = base + i * 1000 + tu_rng_below(&rng, 1000);
+    axi_tree *t = tu_new_tree();
+    uint64_t *vals = tu_xmalloc(nbulk * sizeof *vals);
+    for (size_t i = 0; i < nbulk; i++)
+        vals[i] = tu_payload_of(keys[i], SALT);
+    assert_int_equal(axi_bulk_load(t, keys, vals, nbulk), AXI_OK);
+    free(vals);
+
+    /* Walk: distance to the target shrinks by 1/4096 (at least 1) per key. */
+    uint64_t cur = toward_zero ? keys[0] : keys[nbulk - 1];
+    for (size_t i = 0; i < nwalk; i++) {
+        uint64_t dist = toward_zero ? cur : UINT64_MAX - cur;
+        if (dist < 2 * ndense + 2)
+            break;
+        uint64_t step = dist / 4096 + 1;
+        cur = toward_zero ? cur - step : cur + step;
+        keys[n++] = cur;
+        assert_int_equal(axi_upsert(t, cur, tu_payload_of(cur, SALT), NULL), AXI_OK);
+    }
+    check_tree(t);
+    axi_stats st;
+    axi_get_stats(t, &st);
+    print_shape(toward_zero ? "geometric walk to 0" : "geometric walk to max", &st);
+
+    /* Dense fill at the deep end: 1..ndense (or UINT64_MAX - ndense + 1..UINT64_MAX). */
+    for (size_t i = 0; i < ndense; i++) {
+        uint64_t k = toward_zero ? (uint64_t)i + 1 : UINT64_MAX - (uint64_t)i;
+        keys[n++] = k;
+        assert_int_equal(axi_upsert(t, k, tu_payload_of(k, SALT), NULL), AXI_OK);
+        if ((i + 1) % 20000 == 0) {
+            check_data_node_sizes(t, what); /* fail early rather than after a long fill */
+            check_tree(t);
+        }
+    }
+    size_t m = tu_sort_unique(keys, n);
+    TU_REQUIRE(m == n, "test setup produced duplicate keys");
+    verify_all(t, keys, m, SALT, what);
+    axi_destroy(t);
+    free(keys);
+}
+
+static void test_geometric_to_zero_then_dense(void **state)
+{
+    (void)state;
+    geometric_then_dense(true, __func__);
+}
+
+static void test_geometric_to_max_then_dense(void **state)
+{
+    (void)state;
+    geometric_then_dense(false, __func__);
+}
+
+/* A large bulk load packed at the top of the key space, then keys from everywhere: the root's
+ * domain must widen to the left until its fan-out is exhausted, and then a new root goes above
+ * it (at scale 1.0 this reaches root_expansions > 0; smaller scales still widen the domain). */
+static void test_root_widening_after_narrow_bulk(void **state)
+{
+    uint64_t seed = tu_seed(__func__);
+    (void)state;
+    tu_rng rng;
+    tu_rng_init(&rng, seed);
+    size_t nbulk = tu_scaled(2500000, 100000);
+    size_t nins = tu_scaled(500000, 50000);
+    uint64_t *keys = tu_xmalloc((nbulk + nins + 2) * sizeof *keys);
+    for (size_t i = 0; i < nbulk; i++)
+        keys[i] = UINT64_MAX - (uint64_t)(nbulk - i) * 16;
+    uint64_t *vals = tu_xmalloc(nbulk * sizeof *vals);
+    for (size_t i = 0; i < nbulk; i++)
+        vals[i] = tu_payload_of(keys[i], SALT);
+    axi_tree *t = tu_new_tree();
+    assert_int_equal(axi_bulk_load(t, keys, vals, nbulk), AXI_OK);
+    free(vals);
+    check_tree(t);
+    size_t n = nbulk;
+    for (size_t i = 0; i < nins; i++) {
+        uint64_t k = i == 0 ? 0 : i == 1 ? 1 : tu_rng_next(&rng);
+        bool ins = false;
+        assert_int_equal(axi_upsert(t, k, tu_payload_of(k, SALT), &ins), AXI_OK);
+        if (ins)
+            keys[n++] = k;
+        if ((i + 1) % 100000 == 0)
+            check_tree(t);
+    }
+    n = tu_sort_unique(keys, n);
+    verify_all(t, keys, n, SALT, "narrow bulk at the top, then uniform");
+    axi_destroy(t);
     free(keys);
 }
 
@@ -409,6 +610,37 @@ static void test_clustered_stream(void **state)
 
 /* ---- erase everything, then re-insert ----------------------------------------------------- */
 
+/* Memory of a tree that held a few keys and had them all erased: the reference for what an
+ * emptied tree may keep. */
+static uint64_t emptied_small_tree_bytes(void)
+{
+    axi_tree *t = tu_new_tree();
+    for (uint64_t k = 0; k < 1000; k++)
+        assert_int_equal(axi_upsert(t, k * 0x9E3779B97F4A7C15ull, k, NULL), AXI_OK);
+    for (uint64_t k = 0; k < 1000; k++)
+        TU_REQUIRE(axi_erase(t, k * 0x9E3779B97F4A7C15ull, NULL), "erase missed");
+    axi_stats st;
+    axi_get_stats(t, &st);
+    axi_destroy(t);
+    return st.memory_bytes;
+}
+
+/* An emptied tree keeps no more than a small emptied tree does (plus slack). */
+static void check_emptied(const axi_tree *t, const char *what)
+{
+    static uint64_t reference;
+    if (reference == 0)
+        reference = emptied_small_tree_bytes();
+    axi_stats st;
+    axi_get_stats(t, &st);
+    TU_REQUIRE(st.num_keys == 0, "%s: not empty", what);
+    TU_REQUIRE(st.memory_bytes <= reference + EMPTY_TREE_HISTORY_SLACK,
+               "%s: emptied tree keeps %llu bytes (%llu data nodes, %llu model nodes); a tree "
+               "emptied after 1000 keys keeps %llu",
+               what, (unsigned long long)st.memory_bytes, (unsigned long long)st.num_data_nodes,
+               (unsigned long long)st.num_model_nodes, (unsigned long long)reference);
+}
+
 static void erase_all(axi_tree *t, const uint64_t *order, size_t n, uint64_t salt,
                       const char *what)
 {
@@ -417,13 +649,14 @@ static void erase_all(axi_tree *t, const uint64_t *order, size_t n, uint64_t sal
         TU_REQUIRE(axi_erase(t, order[i], &p), "%s: erase #%zu (%llu) missed", what, i,
                    (unsigned long long)order[i]);
         TU_REQUIRE(p == tu_payload_of(order[i], salt), "%s: erase #%zu wrong payload", what, i);
-        if ((i + 1) % (n / 4 + 1) == 0) {
+        if ((i + 1) % (n / 10 + 1) == 0) {
             check_tree(t);
-            check_shape(t, n - i - 1, what);
+            check_shape_erased(t, n - i - 1, what);
         }
     }
     check_tree(t);
-    check_shape(t, 0, what);
+    check_shape_erased(t, 0, what);
+    check_emptied(t, what);
     axi_cursor c;
     TU_REQUIRE(!axi_first(t, &c) && !axi_last(t, &c), "%s: keys left after erasing all", what);
     axi_stats st;
@@ -518,7 +751,8 @@ static void test_churn_full_rounds(void **state)
             for (size_t i = 0; i < m; i++)
                 TU_REQUIRE(axi_erase(t, order[i], NULL), "set %d round %zu: erase missed", set,
                            r);
-            check_shape(t, 0, "churn empty");
+            check_shape_erased(t, 0, "churn empty");
+            check_emptied(t, "churn empty");
             if (r % 8 == 0)
                 check_tree(t);
         }
@@ -583,7 +817,7 @@ static void test_churn_random_toggles(void **state)
             TU_REQUIRE(st.memory_bytes <= 2 * first_mem + EMPTY_TREE_MAX_BYTES,
                        "op %zu: memory grew from %llu to %llu bytes under steady churn", op,
                        (unsigned long long)first_mem, (unsigned long long)st.memory_bytes);
-            check_shape(t, count, "toggle churn");
+            check_shape_erased(t, count, "toggle churn");
             if ((op + 1) % 100000 == 0)
                 check_tree(t);
         }
@@ -663,6 +897,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_extremes_mixed_with_others),
         cmocka_unit_test(test_sorted_stream),
         cmocka_unit_test(test_reverse_sorted_stream),
+        cmocka_unit_test(test_long_sorted_streams),
+        cmocka_unit_test(test_geometric_to_zero_then_dense),
+        cmocka_unit_test(test_geometric_to_max_then_dense),
+        cmocka_unit_test(test_root_widening_after_narrow_bulk),
         cmocka_unit_test(test_clustered_stream),
         cmocka_unit_test(test_erase_all_then_reinsert),
         cmocka_unit_test(test_churn_full_rounds),

@@ -117,7 +117,9 @@ uint64_t tu_seed(const char *test_name)
         /* Keep printed seeds short enough to copy: 48 bits are plenty. */
         seed = tu_splitmix64(&st) >> 16;
     }
-    fprintf(stderr, "[ SEED     ] %s seed=%" PRIu64 "\n", test_name, seed);
+    /* Sizes depend on the scale too, so a replay needs both. */
+    fprintf(stderr, "[ SEED     ] %s seed=%" PRIu64 " (ALEXSTORAGE_TEST_SCALE=%g)\n", test_name,
+            seed, tu_scale());
     fflush(stderr);
     return seed;
 }

@@ -2,8 +2,9 @@
  * test_util.h: helpers shared by the index tests (cmocka).
  *
  *  - A seeded PRNG (xoshiro256**, seeded through splitmix64). Every randomized test calls
- *    tu_seed(__func__) once; it prints "seed=<n>" to stderr and returns the seed. The seed comes
- *    from ALEXSTORAGE_SEED if set (replay), otherwise from the clock, so runs differ.
+ *    tu_seed(__func__) once; it prints "seed=<n>" (and the scale) to stderr and returns the
+ *    seed. The seed comes from ALEXSTORAGE_SEED if set (replay: same seed and same
+ *    ALEXSTORAGE_TEST_SCALE give the same run), otherwise from the clock, so runs differ.
  *  - tu_scale() reads ALEXSTORAGE_TEST_SCALE (float multiplier, default 1.0) so sanitizer runs
  *    can shrink every size without recompiling; tu_scaled(n, min) applies it.
  *  - check_tree(tree) runs axi_check() and fails the current cmocka test with its message.

@@ -27,7 +27,9 @@
  *
  *  6. Bounds. Memory is O(n) with a constant stated in docs/index.md (bytes per key, reported
  *     by axi_get_stats); tree depth is at most AXI_MAX_DEPTH; no single operation rebuilds more
- *     than one data node of at most AXI_MAX_DATA_NODE_SLOTS slots plus one model node.
+ *     than one data node of at most AXI_MAX_DATA_NODE_SLOTS slots plus one model node. The
+ *     one exception: a data node at depth AXI_MAX_DEPTH grows past the slot cap rather than
+ *     deepening the tree (docs/index.md, "Growing"); no tested input gets there.
  */
 #ifndef ALEXSTORAGE_INDEX_H
 #define ALEXSTORAGE_INDEX_H

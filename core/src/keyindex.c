@@ -953,7 +953,7 @@ int kix_put(kix *ix, const void *key, size_t klen, uint64_t loc, uint64_t *old_l
         return AXI_OK;
     }
     /* The common cases inline: the key starts with the root prefix and its ALEX key is new, or
-     * names this very key alone. Everything else (and these, when they recur) in put_level. */
+     * names this very key alone. Everything else goes to put_level (which repeats the lookup). */
     kix_level *R = &ix->root;
     if (klen >= R->plen && (R->plen == 0 || memcmp(k, R->prefix, R->plen) == 0)) {
         uint64_t ak = akey_of(k, klen, R->plen), p;

@@ -55,7 +55,7 @@ enum {
 /* Structural limits, fixed at compile time. */
 #define AXI_MAX_DEPTH 24                       /* model-node levels above a data node, at most */
 #define AXI_MAX_FANOUT (1u << 16)              /* child slots of one model node, at most */
-#define AXI_MAX_DATA_NODE_SLOTS (1u << 16)     /* slots of one data node (see bound 6 above) */
+#define AXI_MAX_DATA_NODE_SLOTS (1u << 14)     /* slots of one data node (see bound 6 above) */
 
 typedef struct axi_tree axi_tree;
 

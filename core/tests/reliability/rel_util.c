@@ -726,6 +726,7 @@ static void report_trial(const char *what)
 static void death_cb(void)
 {
     report_trial("sanitizer report / crash");
+    remove_made_dirs(); /* the sanitizer exits without running atexit handlers */
 }
 #else
 static void crash_handler(int sig)

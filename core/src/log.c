@@ -194,6 +194,17 @@ int log_scan(log_segment *seg, uint64_t start, bool is_last, bool paranoid, log_
             res->records++;
             res->sealed = r.type == FMT_RECORD_SEAL;
             off += fmt_align(r.length);
+            if (off > seg->size) {
+                /* A complete record whose zero padding was cut. In the last segment that is
+                 * a torn write: the valid end is the padded end, since the next record must
+                 * start aligned (the caller's truncation extends the file with zeros). A
+                 * sealed segment cut there lost its SEAL, which the caller reports. */
+                if (is_last)
+                    res->torn_tail = true;
+                else
+                    off = seg->size;
+                break;
+            }
             continue;
         }
         uint64_t next = find_next_valid(seg, off + FMT_RECORD_ALIGN);

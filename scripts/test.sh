@@ -4,7 +4,8 @@
 # Installs what is missing and builds Release (scripts/setup.sh), then runs the whole CTest
 # suite twice: on the Release build in build/, and on an AddressSanitizer + UBSan build in
 # build-asan/ (sizes scaled by ALEXSTORAGE_TEST_SCALE, default 0.25 there, to keep it quick).
-# Warnings are errors in both builds. Exit status is non-zero if any test fails.
+# Finally the tests that start threads run under ThreadSanitizer (build-tsan/). Warnings are
+# errors in every build. Exit status is non-zero if any test fails.
 #
 #   scripts/test.sh                     # everything
 #   ALEXSTORAGE_SEED=123 scripts/test.sh   # replay randomized tests with one seed
@@ -27,8 +28,19 @@ build_and_test() { # <dir> <label> <extra cmake args...>
   (cd "$dir" && ctest "${ctest_args[@]}")
 }
 
+# Tests that start threads (keep in step when adding one): they run under TSan too.
+tsan_targets=(test_db_api test_io)
+tsan_tests='^test_db_api[.]test_threads$|^test_io$'
+
 build_and_test "$here/build" "Release" -DCMAKE_BUILD_TYPE=Release
 ALEXSTORAGE_TEST_SCALE=${ALEXSTORAGE_TEST_SCALE:-0.25} \
   build_and_test "$here/build-asan" "ASan+UBSan" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DALEXSTORAGE_SANITIZE=address -DALEXSTORAGE_BUILD_BENCHMARKS=OFF
+echo "== ThreadSanitizer: configure and build threaded tests (build-tsan)"
+cmake -S "$here" -B "$here/build-tsan" -DALEXSTORAGE_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DALEXSTORAGE_SANITIZE=thread -DALEXSTORAGE_BUILD_BENCHMARKS=OFF --log-level=WARNING >/dev/null
+cmake --build "$here/build-tsan" -j "$jobs" --target "${tsan_targets[@]}" -- --no-print-directory \
+  >/dev/null
+echo "== ThreadSanitizer: ctest"
+(cd "$here/build-tsan" && ctest --output-on-failure -R "$tsan_tests")
 echo "== all test suites passed"

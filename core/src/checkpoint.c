@@ -235,6 +235,13 @@ int ckpt_load(axs_db *db, ckpt_info *info)
         p += 8 * nb + 4;
         done += nb;
     }
+    /* The index build below reads every key in key order, i.e. at random: fault the mapped
+     * segments in sequentially first. */
+    if (io->populate)
+        for (size_t i = 0; i < db->seg_count; i++)
+            if (db->segs[i] && db->segs[i]->size && db->segs[i]->map)
+                io->populate(io->ctx, db->segs[i]->file, db->segs[i]->map,
+                             (size_t)db->segs[i]->size);
     /* Check every location names a PUT entry (header and CRC) in a live segment before the
      * position. In log order, so the reads are sequential rather than random. */
     uint64_t *sorted = locs + info->num_keys, *tmp = sorted + info->num_keys;

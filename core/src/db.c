@@ -214,6 +214,24 @@ static const uint8_t *db_key_at(void *ctx, uint64_t loc, size_t *len)
     return p + FMT_ENTRY_HEADER_SIZE;
 }
 
+/* kix prefetch hint: start loading the entry at loc (its header and the key's first bytes). */
+static void db_prefetch_key(void *ctx, uint64_t loc)
+{
+    const axs_db *db = ctx;
+    const log_segment *seg = db_segment(db, fmt_loc_segment(loc));
+    if (seg && seg->map && fmt_loc_offset(loc) < seg->size)
+        __builtin_prefetch(seg->map + fmt_loc_offset(loc));
+}
+
+/* A new, empty key index over this database's log. */
+static int db_index_create(axs_db *db, kix **out)
+{
+    if (kix_create(db_key_at, db, out) != AXI_OK)
+        return AXS_ENOMEM;
+    kix_set_prefetch(*out, db_prefetch_key);
+    return AXS_OK;
+}
+
 void db_unpin(axs_db *db, log_segment *seg)
 {
     if (!seg)
@@ -1134,7 +1152,7 @@ static int db_open_locked(axs_db *db, const axs_options *o)
         /* No usable checkpoint: replay everything (the log holds all the data). */
         kix_destroy(db->index);
         db->index = NULL;
-        if (kix_create(db_key_at, db, &db->index) != AXI_OK)
+        if (db_index_create(db, &db->index) != AXS_OK)
             return AXS_ENOMEM;
         for (size_t i = 0; i < db->seg_count; i++)
             if (db->segs[i])
@@ -1245,7 +1263,7 @@ int axs_open(const char *path, const axs_options *opts, axs_db **out, char **err
     pthread_mutex_init(&db->mu, NULL);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = kix_create(db_key_at, db, &db->index) == AXI_OK ? AXS_OK : AXS_ENOMEM;
+    int rc = db_index_create(db, &db->index);
     if (!rc)
         rc = db_open_locked(db, &o);
     if (rc) {
@@ -1477,7 +1495,7 @@ static int db_compact_locked(axs_db *db)
     }
 
     kix *fresh = NULL;
-    if (!rc && kix_create(db_key_at, db, &fresh) != AXI_OK)
+    if (!rc && db_index_create(db, &fresh) != AXS_OK)
         rc = AXS_ENOMEM;
     if (!rc && kix_bulk_load(fresh, locs, n) != AXI_OK)
         rc = AXS_ENOMEM;

@@ -95,6 +95,7 @@ struct kix_level {
 struct kix {
     kix_key_at_fn key_at;
     void *ctx;
+    kix_prefetch_fn prefetch; /* optional: see kix_set_prefetch */
     kix_level root;
     bool has_prefix;
     uint64_t rebuilds;       /* root prefix shrinks */
@@ -450,6 +451,16 @@ typedef struct bsrc {
     size_t klen;
 } bsrc;
 
+/* Bulk builds read every key once, in key order: random reads of the caller's store. Asking
+ * for the key KIX_PREFETCH_AHEAD places ahead lets those misses overlap. */
+#define KIX_PREFETCH_AHEAD 16
+
+static inline void prefetch_loc(const kix *ix, const uint64_t *locs, size_t i, size_t n)
+{
+    if (ix->prefetch && i + KIX_PREFETCH_AHEAD < n)
+        ix->prefetch(ix->ctx, locs[i + KIX_PREFETCH_AHEAD]);
+}
+
 static inline const uint8_t *bkey(const bsrc *s, size_t i, size_t *len)
 {
     if (i == s->kpos) {
@@ -497,6 +508,7 @@ static int build_tree(kix *ix, const bsrc *s, size_t lo, size_t hi, size_t pos, 
         size_t j = i + 1;
         uint64_t next = 0;
         while (j < hi) {
+            prefetch_loc(ix, s->locs, j, hi);
             k = bkey(s, j, &l);
             next = akey_of(k, l, pos);
             if (next != ak)
@@ -698,6 +710,12 @@ int kix_create(kix_key_at_fn key_at, void *ctx, kix **out)
     ix->ctx = ctx;
     *out = ix;
     return AXI_OK;
+}
+
+void kix_set_prefetch(kix *ix, kix_prefetch_fn prefetch)
+{
+    if (ix)
+        ix->prefetch = prefetch;
 }
 
 void kix_destroy(kix *ix)
@@ -1094,6 +1112,7 @@ int kix_bulk_load(kix *ix, const uint64_t *locs, size_t n)
     flen = plen;
     for (size_t i = 1; i < n; i++) {
         size_t l;
+        prefetch_loc(ix, locs, i, n);
         const uint8_t *cur = key_of(ix, locs[i], &l);
         if (key_cmp(prev, plen, cur, l) >= 0)
             return AXI_EINVAL;

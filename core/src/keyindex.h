@@ -50,6 +50,10 @@
  * the index was given. */
 typedef const uint8_t *(*kix_key_at_fn)(void *ctx, uint64_t loc, size_t *len);
 
+/* Optional: starts loading the key stored at loc into the cache without waiting (a hint; it
+ * must not fail or block). Bulk loads call it a few keys ahead of key_at. */
+typedef void (*kix_prefetch_fn)(void *ctx, uint64_t loc);
+
 typedef struct kix kix;
 
 /* A position in key order: valid until the next modification of the kix. A plain value of
@@ -65,6 +69,8 @@ typedef struct kix_cursor {
 
 /* Returns AXI_OK, AXI_ENOMEM or AXI_EINVAL. */
 int kix_create(kix_key_at_fn key_at, void *ctx, kix **out);
+/* Sets (or clears, with NULL) the prefetch hint used by bulk loads. */
+void kix_set_prefetch(kix *ix, kix_prefetch_fn prefetch);
 void kix_destroy(kix *ix);
 
 uint64_t kix_count(const kix *ix);

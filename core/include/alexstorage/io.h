@@ -88,6 +88,10 @@ typedef struct axs_io {
      * engine calls it as a segment grows so that the sync when the segment is sealed has
      * little left to do. Errors are ignored; only sync says what is durable. */
     int (*writeback)(void *ctx, axs_file *f, uint64_t off, uint64_t len);
+    /* Optional (may be NULL): fault in the page tables of len bytes of a mapping made by map,
+     * reading the data in sequentially (Linux madvise MADV_POPULATE_READ), before the engine
+     * reads it in random order (bulk-loading the index at open). A hint: errors are ignored. */
+    int (*populate)(void *ctx, axs_file *f, const void *addr, size_t len);
 } axs_io;
 
 /* The default table: POSIX calls on the local file system. Never NULL. */

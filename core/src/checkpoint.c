@@ -42,7 +42,7 @@ int ckpt_write(axs_db *db, const ckpt_info *info)
         nseg += db->segs[i] != NULL;
     size_t table_len = (size_t)nseg * 16 + 4;
     uint8_t *table = malloc(table_len);
-    uint8_t *block = malloc(FMT_CKPT_BLOCK_LOCS * 8 + 4);
+    uint8_t *block = malloc(FMT_CKPT_BLOCK_LOCS * 16 + 4);
     if (!table || !block) {
         free(table);
         free(block);
@@ -60,8 +60,14 @@ int ckpt_write(axs_db *db, const ckpt_info *info)
 
     uint8_t hdr[FMT_CKPT_HEADER_SIZE];
     memcpy(hdr, FMT_CKPT_MAGIC, 8);
+    const uint8_t *prefix;
+    size_t plen = kix_count(db->index) ? kix_prefix(db->index, &prefix) : 0;
+    uint8_t pbuf[KIX_MAX_PREFIX + 4];
+    if (plen)
+        memcpy(pbuf, prefix, plen);
+    fmt_put32(pbuf + plen, fmt_mask_crc(fmt_crc32c(pbuf, plen)));
     fmt_put32(hdr + 8, FMT_VERSION);
-    fmt_put32(hdr + 12, 0);
+    fmt_put32(hdr + 12, (uint32_t)plen);
     fmt_put64(hdr + 16, info->last_sequence);
     fmt_put64(hdr + 24, info->position_segment);
     fmt_put64(hdr + 32, info->position_offset);
@@ -81,17 +87,20 @@ int ckpt_write(axs_db *db, const ckpt_info *info)
     rc = ckpt_put_bytes(db, f, &off, hdr, sizeof hdr);
     if (!rc)
         rc = ckpt_put_bytes(db, f, &off, table, table_len);
+    if (!rc)
+        rc = ckpt_put_bytes(db, f, &off, pbuf, plen + 4);
     kix_cursor c;
     bool on = kix_first(db->index, &c);
     uint64_t written = 0;
     while (!rc && on) {
         uint32_t nb = 0;
         for (; on && nb < FMT_CKPT_BLOCK_LOCS; nb++) {
-            fmt_put64(block + 8 * nb, kix_cursor_loc(db->index, &c));
+            fmt_put64(block + 16 * nb, kix_cursor_loc(db->index, &c));
+            fmt_put64(block + 16 * nb + 8, kix_cursor_root_akey(db->index, &c));
             on = kix_next(db->index, &c);
         }
-        fmt_put32(block + 8 * nb, fmt_mask_crc(fmt_crc32c(block, 8 * (size_t)nb)));
-        rc = ckpt_put_bytes(db, f, &off, block, 8 * (size_t)nb + 4);
+        fmt_put32(block + 16 * nb, fmt_mask_crc(fmt_crc32c(block, 16 * (size_t)nb)));
+        rc = ckpt_put_bytes(db, f, &off, block, 16 * (size_t)nb + 4);
         written += nb;
     }
     if (!rc && written != info->num_keys)
@@ -113,9 +122,8 @@ int ckpt_write(axs_db *db, const ckpt_info *info)
     return AXS_OK;
 }
 
-/* Sorts v[0..n) ascending (LSD radix, 16 bits a pass); tmp has room for n values.
- * Returns AXS_OK or AXS_ENOMEM. */
-static int radix_sort_u64(uint64_t *v, uint64_t *tmp, size_t n)
+/* Sorts n (key, value) pairs stored as v[2i], v[2i+1] by key; tmp has room for 2n values. */
+static int radix_sort_pairs(uint64_t *v, uint64_t *tmp, size_t n)
 {
     size_t *count = malloc(sizeof(size_t) << 16);
     if (!count)
@@ -123,16 +131,19 @@ static int radix_sort_u64(uint64_t *v, uint64_t *tmp, size_t n)
     for (unsigned shift = 0; shift < 64; shift += 16) {
         memset(count, 0, sizeof(size_t) << 16);
         for (size_t i = 0; i < n; i++)
-            count[(v[i] >> shift) & 0xffff]++;
+            count[(v[2 * i] >> shift) & 0xffff]++;
         size_t sum = 0;
         for (size_t d = 0; d < (1u << 16); d++) {
             size_t c = count[d];
             count[d] = sum;
             sum += c;
         }
-        for (size_t i = 0; i < n; i++)
-            tmp[count[(v[i] >> shift) & 0xffff]++] = v[i];
-        memcpy(v, tmp, n * sizeof *v);
+        for (size_t i = 0; i < n; i++) {
+            size_t at = count[(v[2 * i] >> shift) & 0xffff]++;
+            tmp[2 * at] = v[2 * i];
+            tmp[2 * at + 1] = v[2 * i + 1];
+        }
+        memcpy(v, tmp, 2 * n * sizeof *v);
     }
     free(count);
     return AXS_OK;
@@ -182,9 +193,14 @@ int ckpt_load(axs_db *db, ckpt_info *info)
     info->num_keys = fmt_get64(m + 40);
     info->min_live_segment = fmt_get64(m + 48);
     uint32_t nseg = fmt_get32(m + 56);
+    uint32_t plen = fmt_get32(m + 12);
     uint64_t nblocks = (info->num_keys + FMT_CKPT_BLOCK_LOCS - 1) / FMT_CKPT_BLOCK_LOCS;
-    uint64_t expect = FMT_CKPT_HEADER_SIZE + (uint64_t)nseg * 16 + 4 + info->num_keys * 8 +
-                      nblocks * 4;
+    uint64_t expect = FMT_CKPT_HEADER_SIZE + (uint64_t)nseg * 16 + 4 + (uint64_t)plen + 4 +
+                      info->num_keys * 16 + nblocks * 4;
+    if (plen > KIX_MAX_PREFIX) {
+        result = ckpt_bad(db, "prefix too long");
+        goto out;
+    }
     if (info->num_keys > (UINT64_C(1) << 40) || expect != size) {
         result = ckpt_bad(db, "size does not match its header");
         goto out;
@@ -217,22 +233,32 @@ int ckpt_load(axs_db *db, ckpt_info *info)
         if (s)
             s->live_bytes = fmt_get64(table + 16 * i + 8);
     }
-    locs = malloc((info->num_keys ? info->num_keys : 1) * 3 * sizeof *locs);
+    const uint8_t *prefix = table + 16 * (size_t)nseg + 4;
+    if (fmt_mask_crc(fmt_crc32c(prefix, plen)) != fmt_get32(prefix + plen)) {
+        result = ckpt_bad(db, "bad prefix");
+        goto out;
+    }
+    /* locs and akeys in key order, then (location, ALEX key) pairs sorted by location. */
+    size_t nk = (size_t)(info->num_keys ? info->num_keys : 1);
+    locs = malloc(nk * 6 * sizeof *locs);
     if (!locs) {
         result = AXS_ENOMEM;
         goto out;
     }
-    const uint8_t *p = table + 16 * (size_t)nseg + 4;
+    uint64_t *akeys = locs + nk, *pairs = akeys + nk, *tmp = pairs + 2 * nk;
+    const uint8_t *p = prefix + plen + 4;
     for (uint64_t done = 0; done < info->num_keys;) {
         uint64_t nb = info->num_keys - done < FMT_CKPT_BLOCK_LOCS ? info->num_keys - done
                                                                     : FMT_CKPT_BLOCK_LOCS;
-        if (fmt_mask_crc(fmt_crc32c(p, 8 * nb)) != fmt_get32(p + 8 * nb)) {
+        if (fmt_mask_crc(fmt_crc32c(p, 16 * nb)) != fmt_get32(p + 16 * nb)) {
             result = ckpt_bad(db, "bad block of locations");
             goto out;
         }
-        for (uint64_t j = 0; j < nb; j++)
-            locs[done + j] = fmt_get64(p + 8 * j);
-        p += 8 * nb + 4;
+        for (uint64_t j = 0; j < nb; j++) {
+            locs[done + j] = fmt_get64(p + 16 * j);
+            akeys[done + j] = fmt_get64(p + 16 * j + 8);
+        }
+        p += 16 * nb + 4;
         done += nb;
     }
     /* The index build below reads every key in key order, i.e. at random: fault the mapped
@@ -242,28 +268,34 @@ int ckpt_load(axs_db *db, ckpt_info *info)
             if (db->segs[i] && db->segs[i]->size && db->segs[i]->map)
                 io->populate(io->ctx, db->segs[i]->file, db->segs[i]->map,
                              (size_t)db->segs[i]->size);
-    /* Check every location names a PUT entry (header and CRC) in a live segment before the
-     * position. In log order, so the reads are sequential rather than random. */
-    uint64_t *sorted = locs + info->num_keys, *tmp = sorted + info->num_keys;
-    memcpy(sorted, locs, info->num_keys * sizeof *locs);
-    if (radix_sort_u64(sorted, tmp, (size_t)info->num_keys) != AXS_OK) {
+    /* Check, in log order so that the reads are sequential, that every location names a PUT
+     * entry (header and CRC) in a live segment before the position, and that its key starts
+     * with the prefix and has the ALEX key the checkpoint gives it. The index then needs to
+     * read keys only where ALEX keys are equal. */
+    for (uint64_t j = 0; j < info->num_keys; j++) {
+        pairs[2 * j] = locs[j];
+        pairs[2 * j + 1] = akeys[j];
+    }
+    if (radix_sort_pairs(pairs, tmp, (size_t)info->num_keys) != AXS_OK) {
         result = AXS_ENOMEM;
         goto out;
     }
     for (uint64_t j = 0; j < info->num_keys; j++) {
-        uint64_t loc = sorted[j];
+        uint64_t loc = pairs[2 * j];
         fmt_entry e;
         log_segment *s = db_segment(db, fmt_loc_segment(loc));
         if (!s || s->number < info->min_live_segment ||
             (s->number == info->position_segment &&
              fmt_loc_offset(loc) >= info->position_offset) ||
-            s->number > info->position_segment || (j && loc == sorted[j - 1]) ||
-            db_entry_at(db, loc, true, &e) != AXS_OK || e.type != FMT_ENTRY_PUT) {
+            s->number > info->position_segment || (j && loc == pairs[2 * j - 2]) ||
+            db_entry_at(db, loc, true, &e) != AXS_OK || e.type != FMT_ENTRY_PUT ||
+            e.klen < plen || (plen && memcmp(e.key, prefix, plen) != 0) ||
+            kix_akey(e.key, e.klen, plen) != pairs[2 * j + 1]) {
             result = ckpt_bad(db, "a location does not name a stored entry");
             goto out;
         }
     }
-    if (kix_bulk_load(db->index, locs, info->num_keys) != AXI_OK) {
+    if (kix_bulk_load_hinted(db->index, locs, akeys, info->num_keys, prefix, plen) != AXI_OK) {
         result = ckpt_bad(db, "keys are not in order");
         goto out;
     }

@@ -446,6 +446,7 @@ static size_t collect_level(const kix_level *L, uint64_t *out)
 typedef struct bsrc {
     const kix *ix;
     const uint64_t *locs;
+    const uint64_t *akeys; /* root ALEX keys of locs (kix_bulk_load_hinted), or NULL */
     size_t kpos; /* SIZE_MAX: none */
     const uint8_t *kkey;
     size_t klen;
@@ -500,22 +501,46 @@ static int build_tree(kix *ix, const bsrc *s, size_t lo, size_t hi, size_t pos, 
     size_t l;
     const uint8_t *k;
     uint64_t ak = 0;
+    /* With hints (the root of a hinted bulk load) the ALEX keys come from s->akeys, and keys
+     * are read only inside groups, where their order is checked here. */
+    const uint64_t *hint = depth == 0 ? s->akeys : NULL;
     if (n) {
-        k = bkey(s, lo, &l);
-        ak = akey_of(k, l, pos);
+        if (hint) {
+            ak = hint[lo];
+        } else {
+            k = bkey(s, lo, &l);
+            ak = akey_of(k, l, pos);
+        }
     }
     for (size_t i = lo; i < hi;) {
         size_t j = i + 1;
         uint64_t next = 0;
         while (j < hi) {
-            prefetch_loc(ix, s->locs, j, hi);
-            k = bkey(s, j, &l);
-            next = akey_of(k, l, pos);
+            if (hint) {
+                next = hint[j];
+            } else {
+                prefetch_loc(ix, s->locs, j, hi);
+                k = bkey(s, j, &l);
+                next = akey_of(k, l, pos);
+            }
             if (next != ak)
                 break;
             j++;
         }
         size_t m = j - i;
+        if (hint && m > 1) {
+            size_t pl, cl;
+            const uint8_t *pk = bkey(s, i, &pl);
+            for (size_t x = i + 1; x < j; x++) {
+                const uint8_t *ck = bkey(s, x, &cl);
+                if (key_cmp(pk, pl, ck, cl) >= 0) {
+                    rc = AXI_EINVAL;
+                    goto fail;
+                }
+                pk = ck;
+                pl = cl;
+            }
+        }
         if (m == 1) {
             pays[g] = s->locs[i];
         } else if (m <= KIX_BUCKET_MAX || depth + 1 >= KIX_MAX_DEPTH) {
@@ -618,7 +643,7 @@ static KIX_NOINLINE int level_rebuild(kix *ix, kix_level *L, size_t new_plen,
     if (has_new && !first)
         locs[i++] = loc;
     assert(i == n);
-    bsrc s = {ix, locs, has_new ? (first ? 0 : n - 1) : SIZE_MAX, k, klen};
+    bsrc s = {ix, locs, NULL, has_new ? (first ? 0 : n - 1) : SIZE_MAX, k, klen};
     axi_tree *t;
     int rc = build_tree(ix, &s, 0, n, L->off + new_plen, L->depth, &t);
     free(locs);
@@ -834,7 +859,7 @@ static KIX_NOINLINE int bucket_to_level(kix *ix, kix_level *L, uint64_t ak, kix_
     memcpy(locs, b->locs, i * sizeof *locs);
     locs[i] = loc;
     memcpy(locs + i + 1, b->locs + i, (b->n - i) * sizeof *locs);
-    bsrc s = {ix, locs, i, k, klen};
+    bsrc s = {ix, locs, NULL, i, k, klen};
     kix_level *c;
     int rc = build_level(ix, &s, 0, n, (size_t)L->off + L->plen + 8, L->depth + 1u, &c);
     free(locs);
@@ -1123,7 +1148,7 @@ int kix_bulk_load(kix *ix, const uint64_t *locs, size_t n)
     size_t p = common_len(first, flen, prev, plen, KIX_MAX_PREFIX);
 
     axi_tree *t;
-    bsrc s = {ix, locs, SIZE_MAX, NULL, 0};
+    bsrc s = {ix, locs, NULL, SIZE_MAX, NULL, 0};
     int rc = build_tree(ix, &s, 0, n, p, 0, &t);
     if (rc != AXI_OK)
         return rc;
@@ -1132,6 +1157,45 @@ int kix_bulk_load(kix *ix, const uint64_t *locs, size_t n)
     if (p)
         memcpy(ix->root_prefix, first, p);
     ix->root.plen = (uint32_t)p;
+    ix->has_prefix = true;
+    ix->root.count = n;
+    ix->root.mods = 0;
+    ix->root.dirty = false;
+    return AXI_OK;
+}
+
+uint64_t kix_akey(const void *key, size_t klen, size_t pos)
+{
+    return klen >= pos ? akey_of(key, klen, pos) : 0;
+}
+
+size_t kix_prefix(const kix *ix, const uint8_t **prefix)
+{
+    *prefix = ix->root_prefix;
+    return ix->has_prefix ? ix->root.plen : 0;
+}
+
+int kix_bulk_load_hinted(kix *ix, const uint64_t *locs, const uint64_t *akeys, size_t n,
+                         const uint8_t *prefix, size_t plen)
+{
+    if (!ix || (n && (!locs || !akeys)) || ix->root.count != 0 || plen > KIX_MAX_PREFIX ||
+        (plen && !prefix))
+        return AXI_EINVAL;
+    if (n == 0)
+        return AXI_OK;
+    for (size_t i = 0; i < n; i++)
+        if (locs[i] > KIX_LOC_MAX || (i && akeys[i] < akeys[i - 1]))
+            return AXI_EINVAL;
+    axi_tree *t;
+    bsrc s = {ix, locs, akeys, SIZE_MAX, NULL, 0};
+    int rc = build_tree(ix, &s, 0, n, plen, 0, &t);
+    if (rc != AXI_OK)
+        return rc;
+    tree_free(ix, ix->root.tree);
+    ix->root.tree = t;
+    if (plen)
+        memcpy(ix->root_prefix, prefix, plen);
+    ix->root.plen = (uint32_t)plen;
     ix->has_prefix = true;
     ix->root.count = n;
     ix->root.mods = 0;
@@ -1422,6 +1486,15 @@ bool kix_prev(const kix *ix, kix_cursor *c)
             return cur_end(c);
         d--;
     }
+}
+
+uint64_t kix_cursor_root_akey(const kix *ix, const kix_cursor *c)
+{
+    if (c->depth && c->ac[0].node)
+        return axi_cursor_key(&c->ac[0]);
+    size_t len;
+    const uint8_t *k = key_of(ix, kix_cursor_loc(ix, c), &len);
+    return kix_akey(k, len, ix->has_prefix ? ix->root.plen : 0);
 }
 
 uint64_t kix_cursor_loc(const kix *ix, const kix_cursor *c)

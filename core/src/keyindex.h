@@ -97,6 +97,22 @@ bool kix_delete(kix *ix, const void *key, size_t klen, uint64_t *old_loc);
  * duplicates, or not empty) or AXI_ENOMEM. */
 int kix_bulk_load(kix *ix, const uint64_t *locs, size_t n);
 
+/* The ALEX key a level keyed at byte pos files key under: bytes [pos, pos + 8) big-endian,
+ * zero-padded (0 for a key shorter than pos). */
+uint64_t kix_akey(const void *key, size_t klen, size_t pos);
+/* The prefix every key starts with (the root level keys the bytes after it); returns its
+ * length, *prefix pointing into the kix (valid until the next modification). */
+size_t kix_prefix(const kix *ix, const uint8_t **prefix);
+/* The root ALEX key of the key at a valid cursor (= kix_akey(key, klen, prefix length)),
+ * read from the cursor when it knows it. For checkpoints. */
+uint64_t kix_cursor_root_akey(const kix *ix, const kix_cursor *c);
+/* Like kix_bulk_load, from a checkpoint that also kept each key's root ALEX key and the
+ * prefix. The caller guarantees (having checked it) that every key starts with prefix and that
+ * akeys[i] == kix_akey(key i, plen); keys are read only where ALEX keys are equal, and their
+ * order is checked there. Returns AXI_OK, AXI_EINVAL (not sorted) or AXI_ENOMEM. */
+int kix_bulk_load_hinted(kix *ix, const uint64_t *locs, const uint64_t *akeys, size_t n,
+                         const uint8_t *prefix, size_t plen);
+
 /* Cursor positioning; each returns true if the cursor is on a key. */
 bool kix_first(const kix *ix, kix_cursor *c);
 bool kix_last(const kix *ix, kix_cursor *c);

@@ -95,8 +95,8 @@ enum region {
     R_ENT_CRC, R_ENT_TYPE, R_ENT_FLAGS, R_ENT_RESERVED, R_ENT_KLEN, R_ENT_VLEN, R_ENT_KEY,
     R_ENT_VALUE, R_ENT_LZ4_LEN, R_ENT_LZ4_BLOCK, R_PADDING,
     R_CK_MAGIC, R_CK_VERSION, R_CK_RESERVED, R_CK_LASTSEQ, R_CK_POS_SEG, R_CK_POS_OFF,
-    R_CK_NKEYS, R_CK_MINLIVE, R_CK_NSEG, R_CK_HDR_CRC, R_CK_TABLE, R_CK_TABLE_CRC, R_CK_LOCS,
-    R_CK_BLOCK_CRC,
+    R_CK_NKEYS, R_CK_MINLIVE, R_CK_NSEG, R_CK_HDR_CRC, R_CK_TABLE, R_CK_TABLE_CRC, R_CK_PREFIX,
+    R_CK_PREFIX_CRC, R_CK_LOCS, R_CK_BLOCK_CRC,
     R_MK_MAGIC, R_MK_VERSION, R_MK_RESERVED, R_MK_CRC,
     R_WHOLE_FILE,
     R_COUNT
@@ -108,11 +108,11 @@ static const char *region_names[R_COUNT] = {
     "record reserved",
     "entry crc", "entry type", "entry flags", "entry reserved", "entry key length",
     "entry value length", "key bytes", "value bytes", "lz4 raw length", "lz4 block", "padding",
-    "checkpoint magic", "checkpoint version", "checkpoint reserved", "checkpoint last sequence",
+    "checkpoint magic", "checkpoint version", "checkpoint prefix length", "checkpoint last sequence",
     "checkpoint position segment", "checkpoint position offset", "checkpoint key count",
     "checkpoint oldest live segment", "checkpoint segment count", "checkpoint header crc",
-    "checkpoint segment table", "checkpoint segment table crc", "checkpoint locations",
-    "checkpoint block crc",
+    "checkpoint segment table", "checkpoint segment table crc", "checkpoint prefix",
+    "checkpoint prefix crc", "checkpoint locations and ALEX keys", "checkpoint block crc",
     "marker magic", "marker version", "marker reserved", "marker crc",
     "whole file (removed)"};
 
@@ -159,6 +159,7 @@ typedef struct c_db {
     bool has_ckpt;
     uint64_t ck_pos_seg, ck_pos_off, ck_nkeys, ck_minlive;
     uint32_t ck_nseg;
+    uint32_t ck_plen; /* prefix length */
     int last_seg_file; /* index of the highest-numbered segment */
     char problem[512]; /* first disagreement with format.md, if any */
 } c_db;
@@ -346,7 +347,7 @@ static void check_seals(c_db *db)
 static void parse_ckpt(c_db *db, const c_file *f)
 {
     const uint8_t *m = f->data;
-    if (f->len < 64 || memcmp(m, "ALEXCKPT", 8) != 0 || le32(m + 8) != 1 || le32(m + 12) ||
+    if (f->len < 64 || memcmp(m, "ALEXCKPT", 8) != 0 || le32(m + 8) != 1 || le32(m + 12) > 256 ||
         mask_crc(crc32c_sw(0, m, 60)) != le32(m + 60)) {
         problem(db, "CHECKPOINT header does not match format.md");
         return;
@@ -357,8 +358,10 @@ static void parse_ckpt(c_db *db, const c_file *f)
     db->ck_nkeys = le64(m + 40);
     db->ck_minlive = le64(m + 48);
     db->ck_nseg = le32(m + 56);
+    db->ck_plen = le32(m + 12);
     uint64_t nblocks = (db->ck_nkeys + 4095) / 4096;
-    uint64_t expect = 64 + 16ull * db->ck_nseg + 4 + 8 * db->ck_nkeys + 4 * nblocks;
+    uint64_t expect = 64 + 16ull * db->ck_nseg + 4 + db->ck_plen + 4 + 16 * db->ck_nkeys +
+                      4 * nblocks;
     if (expect != f->len) {
         problem(db, "CHECKPOINT size %zu, format.md says %" PRIu64, f->len, expect);
         return;
@@ -368,14 +371,19 @@ static void parse_ckpt(c_db *db, const c_file *f)
         problem(db, "CHECKPOINT segment table CRC differs from format.md's definition");
         return;
     }
-    const uint8_t *b = t + 16ull * db->ck_nseg + 4;
+    const uint8_t *pfx = t + 16ull * db->ck_nseg + 4;
+    if (mask_crc(crc32c_sw(0, pfx, db->ck_plen)) != le32(pfx + db->ck_plen)) {
+        problem(db, "CHECKPOINT prefix CRC differs from format.md's definition");
+        return;
+    }
+    const uint8_t *b = pfx + db->ck_plen + 4;
     for (uint64_t done = 0; done < db->ck_nkeys;) {
         uint64_t nb = db->ck_nkeys - done < 4096 ? db->ck_nkeys - done : 4096;
-        if (mask_crc(crc32c_sw(0, b, 8 * nb)) != le32(b + 8 * nb)) {
+        if (mask_crc(crc32c_sw(0, b, 16 * nb)) != le32(b + 16 * nb)) {
             problem(db, "CHECKPOINT block CRC differs from format.md's definition");
             return;
         }
-        b += 8 * nb + 4;
+        b += 16 * nb + 4;
         done += nb;
     }
 }
@@ -400,13 +408,17 @@ static int region_of(const c_db *db, uint32_t fi, uint64_t off, const c_record *
             return R_CK_TABLE;
         if (off < t + 4)
             return R_CK_TABLE_CRC;
-        uint64_t rel = off - t - 4;
-        uint64_t blk = 4096 * 8 + 4;
+        if (off < t + 4 + db->ck_plen)
+            return R_CK_PREFIX;
+        if (off < t + 8 + db->ck_plen)
+            return R_CK_PREFIX_CRC;
+        uint64_t rel = off - t - 8 - db->ck_plen;
+        uint64_t blk = 4096 * 16 + 4;
         uint64_t in = rel % blk;
         uint64_t nb_in_block = db->ck_nkeys - (rel / blk) * 4096;
         if (nb_in_block > 4096)
             nb_in_block = 4096;
-        return in < 8 * nb_in_block ? R_CK_LOCS : R_CK_BLOCK_CRC;
+        return in < 16 * nb_in_block ? R_CK_LOCS : R_CK_BLOCK_CRC;
     }
     if (off < 32) {
         static const int seg[] = {R_SEG_MAGIC, R_SEG_VERSION, R_SEG_RES1, R_SEG_NUMBER,

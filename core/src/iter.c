@@ -93,34 +93,32 @@ void axs_iter_seek_to_last(axs_iter *it)
     pthread_mutex_unlock(&it->db->mu);
 }
 
-void axs_iter_seek(axs_iter *it, const void *key, size_t klen)
+/* Positions at the first key >= key (forward) or the last key <= key. */
+static void iter_seek(axs_iter *it, const void *key, size_t klen, bool forward)
 {
-    if (!it)
-        return;
     pthread_mutex_lock(&it->db->mu);
     it->status = AXS_OK;
     if ((!key && klen) || klen > AXS_MAX_KEY_LEN) {
         iter_release_entry(it);
         it->status = AXS_EINVAL;
     } else {
-        iter_load(it, kix_seek(it->db->index, key, klen, &it->cur));
+        kix *ix = it->db->index;
+        iter_load(it, forward ? kix_seek(ix, key, klen, &it->cur)
+                              : kix_seek_for_prev(ix, key, klen, &it->cur));
     }
     pthread_mutex_unlock(&it->db->mu);
 }
 
+void axs_iter_seek(axs_iter *it, const void *key, size_t klen)
+{
+    if (it)
+        iter_seek(it, key, klen, true);
+}
+
 void axs_iter_seek_for_prev(axs_iter *it, const void *key, size_t klen)
 {
-    if (!it)
-        return;
-    pthread_mutex_lock(&it->db->mu);
-    it->status = AXS_OK;
-    if ((!key && klen) || klen > AXS_MAX_KEY_LEN) {
-        iter_release_entry(it);
-        it->status = AXS_EINVAL;
-    } else {
-        iter_load(it, kix_seek_for_prev(it->db->index, key, klen, &it->cur));
-    }
-    pthread_mutex_unlock(&it->db->mu);
+    if (it)
+        iter_seek(it, key, klen, false);
 }
 
 /* Steps forward or backward from the current key, re-seeking first if the index changed

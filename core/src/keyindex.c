@@ -1122,6 +1122,20 @@ bool kix_delete(kix *ix, const void *key, size_t klen, uint64_t *old_loc)
     return del_level(ix, &ix->root, k, klen, old_loc);
 }
 
+/* Makes t (built over n keys sharing prefix[0, plen)) the root of an empty kix. */
+static void install_root(kix *ix, axi_tree *t, const uint8_t *prefix, size_t plen, size_t n)
+{
+    tree_free(ix, ix->root.tree);
+    ix->root.tree = t;
+    if (plen)
+        memcpy(ix->root_prefix, prefix, plen);
+    ix->root.plen = (uint32_t)plen;
+    ix->has_prefix = true;
+    ix->root.count = n;
+    ix->root.mods = 0;
+    ix->root.dirty = false;
+}
+
 int kix_bulk_load(kix *ix, const uint64_t *locs, size_t n)
 {
     if (!ix || (n && !locs) || ix->root.count != 0)
@@ -1152,15 +1166,7 @@ int kix_bulk_load(kix *ix, const uint64_t *locs, size_t n)
     int rc = build_tree(ix, &s, 0, n, p, 0, &t);
     if (rc != AXI_OK)
         return rc;
-    tree_free(ix, ix->root.tree);
-    ix->root.tree = t;
-    if (p)
-        memcpy(ix->root_prefix, first, p);
-    ix->root.plen = (uint32_t)p;
-    ix->has_prefix = true;
-    ix->root.count = n;
-    ix->root.mods = 0;
-    ix->root.dirty = false;
+    install_root(ix, t, first, p, n);
     return AXI_OK;
 }
 
@@ -1191,15 +1197,7 @@ int kix_bulk_load_hinted(kix *ix, const uint64_t *locs, const uint64_t *akeys, s
     int rc = build_tree(ix, &s, 0, n, plen, 0, &t);
     if (rc != AXI_OK)
         return rc;
-    tree_free(ix, ix->root.tree);
-    ix->root.tree = t;
-    if (plen)
-        memcpy(ix->root_prefix, prefix, plen);
-    ix->root.plen = (uint32_t)plen;
-    ix->has_prefix = true;
-    ix->root.count = n;
-    ix->root.mods = 0;
-    ix->root.dirty = false;
+    install_root(ix, t, prefix, plen, n);
     return AXI_OK;
 }
 

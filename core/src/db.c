@@ -611,9 +611,12 @@ int axs_batch_delete(axs_batch *b, const void *key, size_t klen)
 
 /* ---- Reads ----------------------------------------------------------------------------------- */
 
-/* Finds key; on a hit decodes its entry. Caller holds the lock. */
-static int db_lookup(axs_db *db, const axs_read_options *ro, const void *key, size_t klen,
-                     fmt_entry *e, uint64_t *loc, bool *found)
+/* Finds key and, on a hit, its value: *value points into the mapping, or into *buf (grown as
+ * needed, the caller frees it) for a compressed value. *loc is the entry's location. Caller
+ * holds the lock; the value pointer is valid while it does (or while the segment is pinned). */
+static int db_read_locked(axs_db *db, const axs_read_options *ro, const void *key, size_t klen,
+                          bool *found, uint64_t *loc, uint8_t **buf, const uint8_t **value,
+                          size_t *vlen)
 {
     *found = false;
     if ((!key && klen) || klen > AXS_MAX_KEY_LEN)
@@ -621,11 +624,13 @@ static int db_lookup(axs_db *db, const axs_read_options *ro, const void *key, si
     db->st.gets++;
     if (!kix_get(db->index, key, klen, loc))
         return AXS_OK;
-    int rc = db_entry_at(db, *loc, ro ? ro->verify_checksums : true, e);
-    if (rc)
-        return rc;
-    *found = true;
-    return AXS_OK;
+    fmt_entry e;
+    int rc = db_entry_at(db, *loc, ro ? ro->verify_checksums : true, &e);
+    size_t cap = 0;
+    if (!rc)
+        rc = db_entry_value(db, &e, buf, &cap, value, vlen);
+    *found = rc == AXS_OK;
+    return rc;
 }
 
 int axs_get(axs_db *db, const axs_read_options *ropts, const void *key, size_t klen, void *buf,
@@ -633,20 +638,15 @@ int axs_get(axs_db *db, const axs_read_options *ropts, const void *key, size_t k
 {
     if (!db || !vlen || !found || (!buf && buf_len))
         return AXS_EINVAL;
-    pthread_mutex_lock(&db->mu);
-    fmt_entry e;
+    uint8_t *tmp = NULL;
+    const uint8_t *v;
     uint64_t loc;
-    int rc = db_lookup(db, ropts, key, klen, &e, &loc, found);
-    if (!rc && *found) {
-        uint8_t *tmp = NULL;
-        size_t cap = 0;
-        const uint8_t *v;
-        rc = db_entry_value(db, &e, &tmp, &cap, &v, vlen);
-        if (!rc && buf_len)
-            memcpy(buf, v, *vlen < buf_len ? *vlen : buf_len);
-        free(tmp);
-    }
+    pthread_mutex_lock(&db->mu);
+    int rc = db_read_locked(db, ropts, key, klen, found, &loc, &tmp, &v, vlen);
+    if (*found && buf_len)
+        memcpy(buf, v, *vlen < buf_len ? *vlen : buf_len);
     pthread_mutex_unlock(&db->mu);
+    free(tmp);
     return rc;
 }
 
@@ -656,30 +656,24 @@ int axs_get_alloc(axs_db *db, const axs_read_options *ropts, const void *key, si
     if (!db || !value || !vlen || !found)
         return AXS_EINVAL;
     *value = NULL;
-    pthread_mutex_lock(&db->mu);
-    fmt_entry e;
+    uint8_t *tmp = NULL;
+    const uint8_t *v;
     uint64_t loc;
-    int rc = db_lookup(db, ropts, key, klen, &e, &loc, found);
-    if (!rc && *found) {
-        uint8_t *tmp = NULL;
-        size_t cap = 0;
-        const uint8_t *v;
-        rc = db_entry_value(db, &e, &tmp, &cap, &v, vlen);
-        if (!rc) {
-            if (v == tmp) {
-                *value = (char *)tmp; /* the decompression buffer becomes the caller's */
-                tmp = NULL;
-            } else if ((*value = malloc(*vlen ? *vlen : 1)) != NULL) {
-                memcpy(*value, v, *vlen);
-            } else {
-                rc = AXS_ENOMEM;
-            }
-        }
-        free(tmp);
-        if (rc)
+    pthread_mutex_lock(&db->mu);
+    int rc = db_read_locked(db, ropts, key, klen, found, &loc, &tmp, &v, vlen);
+    if (*found) {
+        if (v == tmp) {
+            *value = (char *)tmp; /* the decompression buffer becomes the caller's */
+            tmp = NULL;
+        } else if ((*value = malloc(*vlen ? *vlen : 1)) != NULL) {
+            memcpy(*value, v, *vlen);
+        } else {
+            rc = AXS_ENOMEM;
             *found = false;
+        }
     }
     pthread_mutex_unlock(&db->mu);
+    free(tmp);
     return rc;
 }
 
@@ -692,26 +686,19 @@ int axs_get_pinned(axs_db *db, const axs_read_options *ropts, const void *key, s
     axs_pinned *p = calloc(1, sizeof *p);
     if (!p)
         return AXS_ENOMEM;
-    pthread_mutex_lock(&db->mu);
-    fmt_entry e;
+    const uint8_t *v;
     uint64_t loc;
-    int rc = db_lookup(db, ropts, key, klen, &e, &loc, found);
-    if (!rc && *found) {
-        size_t cap = 0;
-        const uint8_t *v;
-        rc = db_entry_value(db, &e, &p->owned, &cap, &v, &p->len);
-        if (!rc) {
-            p->db = db;
-            p->data = v;
-            if (!p->owned) { /* a view into the mapping: keep the segment mapped */
-                p->seg = db_segment(db, fmt_loc_segment(loc));
-                p->seg->pins++;
-            }
-            *pin = p;
-            p = NULL;
-        } else {
-            *found = false;
+    pthread_mutex_lock(&db->mu);
+    int rc = db_read_locked(db, ropts, key, klen, found, &loc, &p->owned, &v, &p->len);
+    if (*found) {
+        p->db = db;
+        p->data = v;
+        if (!p->owned) { /* a view into the mapping: keep the segment mapped */
+            p->seg = db_segment(db, fmt_loc_segment(loc));
+            p->seg->pins++;
         }
+        *pin = p;
+        p = NULL;
     }
     pthread_mutex_unlock(&db->mu);
     if (p) {

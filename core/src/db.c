@@ -110,8 +110,10 @@ void axs_write_options_init(axs_write_options *o)
 
 void axs_read_options_init(axs_read_options *o)
 {
-    if (o)
+    if (o) {
         o->verify_checksums = true;
+        o->snapshot = NULL;
+    }
 }
 
 /* ---- Segments and entries ------------------------------------------------------------------ */
@@ -268,6 +270,7 @@ static int db_apply_record(axs_db *db, log_segment *seg, uint64_t offset, const 
         uint64_t size = fmt_entry_size(e.klen, e.vlen_stored);
         uint64_t old;
         bool had;
+        bool changed = true;
         if (e.type == FMT_ENTRY_PUT) {
             int rc = kix_put(db->index, e.key, e.klen, fmt_loc(seg->number, off), &old, &had);
             if (rc != AXI_OK)
@@ -275,9 +278,16 @@ static int db_apply_record(axs_db *db, log_segment *seg, uint64_t offset, const 
             if (had)
                 db_forget_entry(db, old);
             seg->live_bytes += size;
-        } else if (kix_delete(db->index, e.key, e.klen, &old)) {
+        } else if ((had = kix_delete(db->index, e.key, e.klen, &old))) {
             db_forget_entry(db, old);
+        } else {
+            changed = false; /* deleting a missing key changes nothing a snapshot could see */
         }
+        /* A live snapshot may still need the state this entry replaced (snapshot.h). */
+        if (changed && db->snap_newest &&
+            vs_record(db->versions, e.key, e.klen, r->sequence + i, had ? old : VS_ABSENT,
+                      db->snap_newest->seq) != AXS_OK)
+            return AXS_ENOMEM;
         off += size;
     }
     /* WRITE records number their entries; a COMPACTED record carries the last sequence
@@ -622,7 +632,24 @@ static int db_read_locked(axs_db *db, const axs_read_options *ro, const void *ke
     if ((!key && klen) || klen > AXS_MAX_KEY_LEN)
         return AXS_EINVAL;
     db->st.gets++;
-    if (!kix_get(db->index, key, klen, loc))
+    const axs_snapshot *snap = ro ? ro->snapshot : NULL;
+    const vs_version *ver = snap ? vs_lookup(db->versions, key, klen, snap->seq) : NULL;
+    if (ver && ver->loc == VS_ABSENT && !ver->copied)
+        return AXS_OK;
+    if (ver && ver->copied) {
+        /* An old value compaction moved into memory: hand out a private copy. */
+        if (!(*buf = malloc(ver->vlen ? ver->vlen : 1)))
+            return AXS_ENOMEM;
+        memcpy(*buf, ver->value, ver->vlen);
+        *value = *buf;
+        *vlen = ver->vlen;
+        *loc = VS_ABSENT;
+        *found = true;
+        return AXS_OK;
+    }
+    if (ver)
+        *loc = ver->loc;
+    else if (!kix_get(db->index, key, klen, loc))
         return AXS_OK;
     fmt_entry e;
     int rc = db_entry_at(db, *loc, ro ? ro->verify_checksums : true, &e);
@@ -843,6 +870,12 @@ static void db_free(axs_db *db)
     if (!db)
         return;
     kix_destroy(db->index);
+    /* Snapshots the caller failed to release (db.h asks them to): freed with the handle. */
+    for (axs_snapshot *sn = db->snap_oldest, *nx; sn; sn = nx) {
+        nx = sn->next;
+        free(sn);
+    }
+    vs_destroy(db->versions);
     for (size_t i = 0; i < db->seg_count; i++)
         log_segment_close(db->io, db->segs[i]);
     free(db->segs);
@@ -1405,10 +1438,44 @@ int axs_destroy(const char *path, const axs_options *opts)
  * checkpoint and all old segments in place (the copies are replayed as COMPACTED records,
  * which changes nothing); after it, only the new segments are needed (docs/format.md).
  */
+/* Copies an old version's value out of the log, before compaction removes its segment. */
+static int copy_version(void *arg, vs_version *v)
+{
+    axs_db *db = arg;
+    fmt_entry e;
+    uint8_t *buf = NULL;
+    size_t cap = 0, vlen = 0;
+    const uint8_t *value = NULL;
+    int rc = db_entry_at(db, v->loc, true, &e);
+    if (!rc)
+        rc = db_entry_value(db, &e, &buf, &cap, &value, &vlen);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    if (value != buf) {
+        uint8_t *copy = malloc(vlen ? vlen : 1);
+        if (!copy) {
+            free(buf);
+            return AXS_ENOMEM;
+        }
+        memcpy(copy, value, vlen);
+        free(buf);
+        buf = copy;
+    }
+    v->value = buf;
+    v->vlen = vlen;
+    v->copied = true;
+    return AXS_OK;
+}
+
 static int db_compact_locked(axs_db *db)
 {
     int rc = db_check_writable(db);
     if (rc)
+        return rc;
+    /* Old versions live snapshots may read point into segments about to go: copy them. */
+    if (db->versions && (rc = vs_for_each_located(db->versions, copy_version, db)) != AXS_OK)
         return rc;
     uint64_t n = kix_count(db->index);
     uint64_t *locs = malloc((n ? n : 1) * sizeof *locs);
@@ -1540,6 +1607,66 @@ int axs_compact(axs_db *db)
     int rc = db_compact_locked(db);
     pthread_mutex_unlock(&db->mu);
     return rc;
+}
+
+/* ---- Snapshots -------------------------------------------------------------------------------- */
+
+int db_snapshot_create_locked(axs_db *db, uint64_t seq, axs_snapshot **out)
+{
+    if (!db->versions && vs_create(&db->versions) != AXS_OK)
+        return AXS_ENOMEM;
+    axs_snapshot *sn = calloc(1, sizeof *sn);
+    if (!sn)
+        return AXS_ENOMEM;
+    sn->seq = seq;
+    /* Sequence numbers only grow, so appending keeps the list ordered by seq, except for an
+     * iterator reading at an older explicit snapshot, which takes no snapshot of its own. */
+    sn->prev = db->snap_newest;
+    if (db->snap_newest)
+        db->snap_newest->next = sn;
+    else
+        db->snap_oldest = sn;
+    db->snap_newest = sn;
+    *out = sn;
+    return AXS_OK;
+}
+
+void db_snapshot_release_locked(axs_db *db, axs_snapshot *sn)
+{
+    if (sn->prev)
+        sn->prev->next = sn->next;
+    else
+        db->snap_oldest = sn->next;
+    if (sn->next)
+        sn->next->prev = sn->prev;
+    else
+        db->snap_newest = sn->prev;
+    free(sn);
+    vs_collect(db->versions, db->snap_oldest != NULL, db->snap_oldest ? db->snap_oldest->seq : 0);
+}
+
+int axs_snapshot_create(axs_db *db, axs_snapshot **out)
+{
+    if (!db || !out)
+        return AXS_EINVAL;
+    pthread_mutex_lock(&db->mu);
+    int rc = db_snapshot_create_locked(db, db->last_sequence, out);
+    pthread_mutex_unlock(&db->mu);
+    return rc;
+}
+
+void axs_snapshot_release(axs_db *db, axs_snapshot *snap)
+{
+    if (!db || !snap)
+        return;
+    pthread_mutex_lock(&db->mu);
+    db_snapshot_release_locked(db, snap);
+    pthread_mutex_unlock(&db->mu);
+}
+
+uint64_t axs_snapshot_sequence(const axs_snapshot *snap)
+{
+    return snap ? snap->seq : 0;
 }
 
 /* ---- Statistics and properties ------------------------------------------------------------------ */

@@ -11,6 +11,7 @@
 #include "format.h"
 #include "keyindex.h"
 #include "log.h"
+#include "snapshot.h"
 
 #define DB_DEFAULT_SEGMENT_SIZE (64u * 1024u * 1024u)
 #define DB_MIN_SEGMENT_SIZE (64u * 1024u)
@@ -34,6 +35,11 @@ struct axs_db {
     uint64_t last_sequence;
     int failed; /* AXS_OK, or the error after which writes are refused (db.h contract 3) */
     uint64_t mod_count; /* bumped by every change of the index; iterators re-seek on change */
+
+    /* Live snapshots, oldest first (iterators hold one each), and the old states they may
+     * still read (snapshot.h). versions is created with the first snapshot. */
+    axs_snapshot *snap_oldest, *snap_newest;
+    vstore *versions;
 
     uint8_t *wbuf; /* one record is assembled here, then written with one write_at */
     size_t wbuf_cap;
@@ -61,15 +67,22 @@ struct axs_pinned {
 struct axs_iter {
     axs_db *db;
     axs_read_options ropts;
-    kix_cursor cur;
+    axs_snapshot *own_snapshot; /* taken at creation unless ropts.snapshot is set */
+    uint64_t seq;               /* the iterator sees writes numbered up to seq */
     bool valid;
     int status;
-    uint64_t mod_count; /* db->mod_count when cur was computed */
-    log_segment *seg;   /* pinned segment of the current entry */
-    fmt_entry entry;    /* current entry (pointers into seg's mapping) */
-    uint8_t *vbuf;      /* decompressed value of the current entry */
-    size_t vbuf_cap;
-    size_t vlen;
+    /* Index cursor on the current key, usable while on_index and db->mod_count is unchanged;
+     * otherwise moving re-seeks from the current key. */
+    kix_cursor cur;
+    bool on_index;
+    uint64_t mod_count;
+    /* Current entry: key and value point into the pinned segment seg, or into kbuf / vbuf
+     * (a decompressed value, or an old version copied into memory by compaction). */
+    log_segment *seg;
+    const uint8_t *key, *value;
+    size_t klen, vlen;
+    uint8_t *kbuf, *vbuf;
+    size_t kbuf_cap, vbuf_cap;
 };
 
 /* ---- db.c helpers shared with the other engine files ---- */
@@ -84,6 +97,9 @@ int db_entry_value(axs_db *db, const fmt_entry *e, uint8_t **buf, size_t *cap,
                    const uint8_t **value, size_t *vlen);
 void db_unpin(axs_db *db, log_segment *seg);
 int db_errno_to_code(int neg_errno);
+/* Snapshots, under the lock (db.c). */
+int db_snapshot_create_locked(axs_db *db, uint64_t seq, axs_snapshot **out);
+void db_snapshot_release_locked(axs_db *db, axs_snapshot *s);
 
 /* ---- checkpoint.c ---- */
 typedef struct ckpt_info {

@@ -1,20 +1,37 @@
 /*
  * iter.c: ordered iterators over the database (alexstorage/db.h).
  *
- * An iterator holds a key-index cursor and pins the segment of its current entry, so the key
- * and value pointers it hands out stay valid while it stays put, whatever other threads
- * write meanwhile. A modification invalidates index cursors; the iterator notices through
- * db->mod_count and re-seeks to its current key before moving.
+ * An iterator reads the database as of one sequence number: its own snapshot, taken when it is
+ * created, or the snapshot in its read options. Keys come from two ordered sources merged on
+ * the fly: the index (newest state of every key) and the version store (older states of keys
+ * written since a live snapshot, snapshot.h). For a candidate key, the first version with seq
+ * above the iterator's holds the key's state (present with an old value, or absent); a key
+ * with no such version reads the index. Keys absent at the iterator's sequence are skipped.
+ *
+ * The iterator pins the segment of its current entry, so the key and value pointers it hands
+ * out stay valid while it stays put, whatever other threads write. It keeps the index cursor
+ * between steps while the index is unchanged (db->mod_count) and re-seeks from its current
+ * key otherwise.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "db_internal.h"
 
+static int key_cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+    size_t n = alen < blen ? alen : blen;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c)
+        return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
 int axs_iter_create(axs_db *db, const axs_read_options *ropts, axs_iter **out)
 {
     if (!db || !out)
         return AXS_EINVAL;
+    *out = NULL;
     axs_iter *it = calloc(1, sizeof *it);
     if (!it)
         return AXS_ENOMEM;
@@ -22,6 +39,17 @@ int axs_iter_create(axs_db *db, const axs_read_options *ropts, axs_iter **out)
     axs_read_options_init(&it->ropts);
     if (ropts)
         it->ropts = *ropts;
+    pthread_mutex_lock(&db->mu);
+    int rc = AXS_OK;
+    if (it->ropts.snapshot)
+        it->seq = it->ropts.snapshot->seq;
+    else if ((rc = db_snapshot_create_locked(db, db->last_sequence, &it->own_snapshot)) == 0)
+        it->seq = it->own_snapshot->seq;
+    pthread_mutex_unlock(&db->mu);
+    if (rc) {
+        free(it);
+        return rc;
+    }
     *out = it;
     return AXS_OK;
 }
@@ -32,29 +60,156 @@ static void iter_release_entry(axs_iter *it)
     db_unpin(it->db, it->seg);
     it->seg = NULL;
     it->valid = false;
+    it->on_index = false;
 }
 
-/* Loads the entry under the cursor (if on is true) and pins it. Caller holds the lock. */
-static void iter_load(axs_iter *it, bool on)
+/* Makes the entry at loc current and pins its segment. Caller holds the lock. */
+static void iter_load_loc(axs_iter *it, uint64_t loc)
 {
     axs_db *db = it->db;
-    iter_release_entry(it);
-    it->mod_count = db->mod_count;
-    if (!on)
-        return;
-    uint64_t loc = kix_cursor_loc(db->index, &it->cur);
-    int rc = db_entry_at(db, loc, it->ropts.verify_checksums, &it->entry);
+    fmt_entry e;
     const uint8_t *v = NULL;
+    int rc = db_entry_at(db, loc, it->ropts.verify_checksums, &e);
     if (!rc)
-        rc = db_entry_value(db, &it->entry, &it->vbuf, &it->vbuf_cap, &v, &it->vlen);
+        rc = db_entry_value(db, &e, &it->vbuf, &it->vbuf_cap, &v, &it->vlen);
     if (rc) {
         it->status = rc;
         return;
     }
     it->seg = db_segment(db, fmt_loc_segment(loc));
     it->seg->pins++;
-    /* Uncompressed values are read straight from the mapping; compressed ones from vbuf. */
+    it->key = e.key;
+    it->klen = e.klen;
+    it->value = v;
     it->valid = true;
+}
+
+static int grow(uint8_t **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return AXS_OK;
+    uint8_t *nb = realloc(*buf, need);
+    if (!nb)
+        return AXS_ENOMEM;
+    *buf = nb;
+    *cap = need;
+    return AXS_OK;
+}
+
+/* Makes a version copied into memory current (key and value copied: the version store may
+ * drop it once no snapshot needs it). Caller holds the lock. */
+static void iter_load_copy(axs_iter *it, const void *key, size_t klen, const vs_version *v)
+{
+    if (grow(&it->kbuf, &it->kbuf_cap, klen ? klen : 1) ||
+        grow(&it->vbuf, &it->vbuf_cap, v->vlen ? v->vlen : 1)) {
+        it->status = AXS_ENOMEM;
+        return;
+    }
+    memcpy(it->kbuf, key, klen);
+    memcpy(it->vbuf, v->value, v->vlen);
+    it->key = it->kbuf;
+    it->klen = klen;
+    it->value = it->vbuf;
+    it->vlen = v->vlen;
+    it->valid = true;
+}
+
+/* The key under an index cursor (a view into the log). */
+static const uint8_t *cursor_key(axs_db *db, const kix_cursor *c, size_t *klen)
+{
+    fmt_entry e;
+    if (db_entry_at(db, kix_cursor_loc(db->index, c), false, &e) != AXS_OK) {
+        *klen = 0;
+        return NULL;
+    }
+    *klen = e.klen;
+    return e.key;
+}
+
+/*
+ * Positions the iterator on the first visible key after the boundary (forward) or the last
+ * one before it, the boundary itself included when inclusive; key NULL means from the start
+ * (forward) or the end. If hint is not NULL, *hint is the index cursor already positioned on
+ * the index's candidate for this boundary and hint_on says whether there is one. The caller
+ * holds the lock, has released the current entry and copied the boundary key if it lived in
+ * that entry.
+ */
+static void iter_find(axs_iter *it, const void *key, size_t klen, bool forward, bool inclusive,
+                      const kix_cursor *hint, bool hint_on)
+{
+    axs_db *db = it->db;
+    uint8_t *bound = NULL; /* owned copy of a boundary taken from a skipped version key */
+    for (;;) {
+        kix_cursor c;
+        bool ion;
+        if (hint) {
+            c = *hint;
+            ion = hint_on;
+            hint = NULL;
+        } else if (!key) {
+            ion = forward ? kix_first(db->index, &c) : kix_last(db->index, &c);
+        } else {
+            ion = forward ? kix_seek(db->index, key, klen, &c)
+                          : kix_seek_for_prev(db->index, key, klen, &c);
+            if (ion && !inclusive) {
+                size_t cl;
+                const uint8_t *ck = cursor_key(db, &c, &cl);
+                if (ck && key_cmp(ck, cl, key, klen) == 0)
+                    ion = forward ? kix_next(db->index, &c) : kix_prev(db->index, &c);
+            }
+        }
+        size_t ikl = 0;
+        const uint8_t *ik = ion ? cursor_key(db, &c, &ikl) : NULL;
+        if (ion && !ik) {
+            it->status = AXS_ECORRUPT;
+            break;
+        }
+        const vs_node *n = db->versions && !vs_empty(db->versions)
+                               ? vs_seek(db->versions, key, klen, forward, inclusive || !key)
+                               : NULL;
+        size_t nkl = 0;
+        const uint8_t *nk = n ? vs_node_key(n, &nkl) : NULL;
+        int cmp = n && ion ? key_cmp(nk, nkl, ik, ikl) : 0;
+        bool from_versions = n && (!ion || (forward ? cmp <= 0 : cmp >= 0));
+        if (!from_versions) {
+            if (ion) {
+                iter_load_loc(it, kix_cursor_loc(db->index, &c));
+                it->cur = c;
+                it->on_index = it->valid;
+                it->mod_count = db->mod_count;
+            }
+            break;
+        }
+        const vs_version *v = vs_node_version(n, it->seq);
+        if (v && v->copied) {
+            iter_load_copy(it, nk, nkl, v);
+            break;
+        }
+        if (v && v->loc != VS_ABSENT) {
+            iter_load_loc(it, v->loc);
+            break;
+        }
+        if (!v && ion && cmp == 0) { /* unchanged since the snapshot: the index has it */
+            iter_load_loc(it, kix_cursor_loc(db->index, &c));
+            it->cur = c;
+            it->on_index = it->valid;
+            it->mod_count = db->mod_count;
+            break;
+        }
+        /* Absent at the iterator's sequence: skip the key and look past it. */
+        uint8_t *nb = malloc(nkl ? nkl : 1);
+        if (!nb) {
+            it->status = AXS_ENOMEM;
+            break;
+        }
+        memcpy(nb, nk, nkl);
+        free(bound);
+        bound = nb;
+        key = bound;
+        klen = nkl;
+        inclusive = false;
+    }
+    free(bound);
 }
 
 void axs_iter_destroy(axs_iter *it)
@@ -63,7 +218,10 @@ void axs_iter_destroy(axs_iter *it)
         return;
     pthread_mutex_lock(&it->db->mu);
     iter_release_entry(it);
+    if (it->own_snapshot)
+        db_snapshot_release_locked(it->db, it->own_snapshot);
     pthread_mutex_unlock(&it->db->mu);
+    free(it->kbuf);
     free(it->vbuf);
     free(it);
 }
@@ -73,40 +231,30 @@ bool axs_iter_valid(const axs_iter *it)
     return it && it->valid;
 }
 
+static void iter_seek(axs_iter *it, const void *key, size_t klen, bool forward)
+{
+    pthread_mutex_lock(&it->db->mu);
+    iter_release_entry(it);
+    it->status = AXS_OK;
+    if (key == NULL && klen == SIZE_MAX) /* seek_to_first / seek_to_last */
+        iter_find(it, NULL, 0, forward, true, NULL, false);
+    else if ((!key && klen) || klen > AXS_MAX_KEY_LEN)
+        it->status = AXS_EINVAL;
+    else
+        iter_find(it, key ? key : "", klen, forward, true, NULL, false);
+    pthread_mutex_unlock(&it->db->mu);
+}
+
 void axs_iter_seek_to_first(axs_iter *it)
 {
-    if (!it)
-        return;
-    pthread_mutex_lock(&it->db->mu);
-    it->status = AXS_OK;
-    iter_load(it, kix_first(it->db->index, &it->cur));
-    pthread_mutex_unlock(&it->db->mu);
+    if (it)
+        iter_seek(it, NULL, SIZE_MAX, true);
 }
 
 void axs_iter_seek_to_last(axs_iter *it)
 {
-    if (!it)
-        return;
-    pthread_mutex_lock(&it->db->mu);
-    it->status = AXS_OK;
-    iter_load(it, kix_last(it->db->index, &it->cur));
-    pthread_mutex_unlock(&it->db->mu);
-}
-
-/* Positions at the first key >= key (forward) or the last key <= key. */
-static void iter_seek(axs_iter *it, const void *key, size_t klen, bool forward)
-{
-    pthread_mutex_lock(&it->db->mu);
-    it->status = AXS_OK;
-    if ((!key && klen) || klen > AXS_MAX_KEY_LEN) {
-        iter_release_entry(it);
-        it->status = AXS_EINVAL;
-    } else {
-        kix *ix = it->db->index;
-        iter_load(it, forward ? kix_seek(ix, key, klen, &it->cur)
-                              : kix_seek_for_prev(ix, key, klen, &it->cur));
-    }
-    pthread_mutex_unlock(&it->db->mu);
+    if (it)
+        iter_seek(it, NULL, SIZE_MAX, false);
 }
 
 void axs_iter_seek(axs_iter *it, const void *key, size_t klen)
@@ -121,8 +269,7 @@ void axs_iter_seek_for_prev(axs_iter *it, const void *key, size_t klen)
         iter_seek(it, key, klen, false);
 }
 
-/* Steps forward or backward from the current key, re-seeking first if the index changed
- * since the cursor was computed (the current entry is pinned, so its key is still readable). */
+/* Steps to the next (or previous) visible key after the current one. */
 static void iter_step(axs_iter *it, bool forward)
 {
     axs_db *db = it->db;
@@ -131,36 +278,23 @@ static void iter_step(axs_iter *it, bool forward)
         pthread_mutex_unlock(&db->mu);
         return;
     }
-    bool on;
-    if (it->mod_count != db->mod_count) {
-        const void *k = it->entry.key;
-        size_t kl = it->entry.klen;
-        if (forward) {
-            on = kix_seek(db->index, k, kl, &it->cur);
-            if (on) { /* skip the current key itself if it is still there */
-                size_t cl;
-                uint64_t loc = kix_cursor_loc(db->index, &it->cur);
-                fmt_entry e;
-                if (db_entry_at(db, loc, false, &e) == 0) {
-                    cl = e.klen;
-                    if (cl == kl && memcmp(e.key, k, kl) == 0)
-                        on = kix_next(db->index, &it->cur);
-                }
-            }
-        } else {
-            on = kix_seek_for_prev(db->index, k, kl, &it->cur);
-            if (on) {
-                uint64_t loc = kix_cursor_loc(db->index, &it->cur);
-                fmt_entry e;
-                if (db_entry_at(db, loc, false, &e) == 0 && e.klen == kl &&
-                    memcmp(e.key, k, kl) == 0)
-                    on = kix_prev(db->index, &it->cur);
-            }
-        }
-    } else {
-        on = forward ? kix_next(db->index, &it->cur) : kix_prev(db->index, &it->cur);
+    /* The boundary is the current key; copy it, since releasing the entry unpins it. */
+    if (grow(&it->kbuf, &it->kbuf_cap, it->klen ? it->klen : 1)) {
+        iter_release_entry(it);
+        it->status = AXS_ENOMEM;
+        pthread_mutex_unlock(&db->mu);
+        return;
     }
-    iter_load(it, on);
+    if (it->key != it->kbuf)
+        memcpy(it->kbuf, it->key, it->klen);
+    size_t klen = it->klen;
+    bool use_cursor = it->on_index && it->mod_count == db->mod_count;
+    kix_cursor c = it->cur;
+    bool on = false;
+    if (use_cursor)
+        on = forward ? kix_next(db->index, &c) : kix_prev(db->index, &c);
+    iter_release_entry(it);
+    iter_find(it, it->kbuf, klen, forward, false, use_cursor ? &c : NULL, on);
     pthread_mutex_unlock(&db->mu);
 }
 
@@ -184,8 +318,8 @@ const void *axs_iter_key(const axs_iter *it, size_t *klen)
         return NULL;
     }
     if (klen)
-        *klen = it->entry.klen;
-    return it->entry.key;
+        *klen = it->klen;
+    return it->key;
 }
 
 const void *axs_iter_value(const axs_iter *it, size_t *vlen)
@@ -197,7 +331,7 @@ const void *axs_iter_value(const axs_iter *it, size_t *vlen)
     }
     if (vlen)
         *vlen = it->vlen;
-    return it->entry.flags & FMT_ENTRY_FLAG_LZ4 ? it->vbuf : it->entry.value;
+    return it->value;
 }
 
 int axs_iter_status(const axs_iter *it)

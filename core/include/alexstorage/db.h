@@ -87,8 +87,13 @@ typedef struct axs_write_options {
                          never weaker than the default */
 } axs_write_options;
 
+typedef struct axs_snapshot axs_snapshot;
+
 typedef struct axs_read_options {
     bool verify_checksums; /* check the record's CRC32C on every read; default true */
+    /* Read the database as it was when this snapshot was taken; NULL (default): as it is now
+     * (for an iterator: as it is when the iterator is created). */
+    const axs_snapshot *snapshot;
 } axs_read_options;
 
 typedef struct axs_db axs_db;
@@ -153,8 +158,9 @@ AXS_EXPORT int axs_batch_delete(axs_batch *b, const void *key, size_t klen);
 AXS_EXPORT uint32_t axs_batch_count(const axs_batch *b);
 AXS_EXPORT int axs_write(axs_db *db, const axs_write_options *wopts, const axs_batch *b);
 
-/* Iterators: ordered traversal. An iterator reflects the database as it is at each step
- * (writes made after it was created may or may not be seen; docs/architecture.md). */
+/* Iterators: ordered traversal of the database as it was when the iterator was created (it
+ * holds an implicit snapshot until destroyed; writes made afterwards are not seen), or at
+ * ropts->snapshot when one is given. */
 AXS_EXPORT int axs_iter_create(axs_db *db, const axs_read_options *ropts, axs_iter **out);
 AXS_EXPORT void axs_iter_destroy(axs_iter *it); /* NULL is a no-op */
 AXS_EXPORT bool axs_iter_valid(const axs_iter *it);
@@ -170,6 +176,22 @@ AXS_EXPORT const void *axs_iter_key(const axs_iter *it, size_t *klen);
 AXS_EXPORT const void *axs_iter_value(const axs_iter *it, size_t *vlen);
 /* AXS_OK, or the error that made the iterator invalid (e.g. AXS_ECORRUPT). */
 AXS_EXPORT int axs_iter_status(const axs_iter *it);
+
+/* Snapshots: a consistent read-only view of the database at one sequence number. Every write
+ * gets the next sequence number (a batch of n entries takes n); a snapshot sees exactly the
+ * writes numbered up to its own, so a batch is all in or all out. Old values a live snapshot
+ * still needs are kept (their location in the log, or a copy once compaction moves them), and
+ * dropped when the last snapshot that needs them is released. A snapshot must be released
+ * before the handle is closed. */
+AXS_EXPORT int axs_snapshot_create(axs_db *db, axs_snapshot **out);
+AXS_EXPORT void axs_snapshot_release(axs_db *db, axs_snapshot *snap); /* NULL is a no-op */
+AXS_EXPORT uint64_t axs_snapshot_sequence(const axs_snapshot *snap);
+
+/* Copies the open database into directory dir, which must not exist, so that axs_open(dir)
+ * sees every write completed before the call: sealed segments are hard-linked when the file
+ * system allows it (copied otherwise), the active segment is copied up to its current end,
+ * and an index checkpoint is written. The copy is synced before the call returns. */
+AXS_EXPORT int axs_checkpoint_create(axs_db *db, const char *dir);
 
 /* Makes everything written so far durable (fdatasync) and writes an index checkpoint. */
 AXS_EXPORT int axs_flush(axs_db *db);

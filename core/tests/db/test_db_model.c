@@ -127,6 +127,19 @@ static void model_free(model *m)
     memset(m, 0, sizeof *m);
 }
 
+/* A deep copy: the state a snapshot or an iterator must keep seeing. */
+static void model_copy(model *dst, const model *src)
+{
+    memset(dst, 0, sizeof *dst);
+    dst->n = dst->cap = src->n;
+    dst->e = tu_xmalloc((src->n ? src->n : 1) * sizeof *dst->e);
+    for (size_t i = 0; i < src->n; i++) {
+        dst->e[i] = src->e[i];
+        dst->e[i].k = dup_bytes(src->e[i].k, src->e[i].kl);
+        dst->e[i].v = dup_bytes(src->e[i].v, src->e[i].vl);
+    }
+}
+
 /* ---- key and value generators ------------------------------------------------------------- */
 
 enum { KG_DBBENCH, KG_USER, KG_TINY, KG_LONG };
@@ -203,12 +216,16 @@ typedef struct run {
     uint64_t seq;    /* expected last_sequence: one per put/delete, count per batch */
     char deferred[512]; /* first failure of a bookkeeping check, reported at the end */
 
-    /* the long-lived iterator */
+    /* the long-lived iterator: it must keep seeing the database as it was at its creation,
+     * kept in live_m, whatever is written meanwhile */
     axs_iter *live;
     bool live_forward;
-    uint64_t live_seek_clock;
-    uint8_t live_prev[AXS_MAX_KEY_LEN];
-    size_t live_prev_len;
+    model live_m;
+    size_t live_i; /* its position in live_m */
+
+    /* an explicit snapshot and the model at the time it was taken */
+    axs_snapshot *snap;
+    model snap_m;
 
     uint8_t kbuf[MAX_GEN_KEY];
     uint8_t vbuf[MAX_GEN_VALUE + 8];
@@ -305,17 +322,18 @@ static void db_open_run(run *r, bool create)
 }
 
 /* Compares one iterator position with model entry i (i == m.n: past the end). */
-static void check_iter_at(run *r, const axs_iter *it, size_t i, const char *what)
+static void check_iter_at_model(run *r, const model *m, const axs_iter *it, size_t i,
+                                const char *what)
 {
-    if (i >= r->m.n) {
+    if (i >= m->n) {
         RUN_REQUIRE(r, !axs_iter_valid(it), "%s: iterator valid, model is past the end", what);
         RUN_REQUIRE(r, axs_iter_status(it) == AXS_OK, "%s: status %d", what,
                     axs_iter_status(it));
         return;
     }
-    const ment *e = &r->m.e[i];
+    const ment *e = &m->e[i];
     RUN_REQUIRE(r, axs_iter_valid(it), "%s: iterator invalid (status %d), model has entry %zu of %zu",
-                what, axs_iter_status(it), i, r->m.n);
+                what, axs_iter_status(it), i, m->n);
     size_t kl = 0, vl = 0;
     const void *k = axs_iter_key(it, &kl);
     const void *v = axs_iter_value(it, &vl);
@@ -325,6 +343,11 @@ static void check_iter_at(run *r, const axs_iter *it, size_t i, const char *what
     RUN_REQUIRE(r, vl == e->vl && (vl == 0 || memcmp(v, e->v, vl) == 0),
                 "%s: value of entry %zu: %zu bytes, model %zu bytes%s", what, i, vl, e->vl,
                 vl == e->vl ? " (bytes differ)" : "");
+}
+
+static void check_iter_at(run *r, const axs_iter *it, size_t i, const char *what)
+{
+    check_iter_at_model(r, &r->m, it, i, what);
 }
 
 /* The whole database equals the model: scans both ways, num_keys, last_sequence. */
@@ -363,103 +386,123 @@ static void live_destroy(run *r)
 {
     axs_iter_destroy(r->live);
     r->live = NULL;
+    model_free(&r->live_m);
 }
 
-static void save_live_key(run *r)
-{
-    size_t kl = 0;
-    const void *k = axs_iter_key(r->live, &kl);
-    memcpy(r->live_prev, k, kl);
-    r->live_prev_len = kl;
-}
-
-/* Creates the long-lived iterator at a random start, checked exactly against the model. */
+/* Creates the long-lived iterator at a random end, checked exactly against the model. */
 static void live_start(run *r)
 {
     int rc = axs_iter_create(r->db, NULL, &r->live);
     RUN_REQUIRE(r, rc == AXS_OK, "axs_iter_create = %d", rc);
+    model_copy(&r->live_m, &r->m);
     r->live_forward = tu_rng_below(&r->rng, 2) == 0;
-    r->live_seek_clock = ++r->m.clock;
-    size_t i;
     if (r->live_forward) {
         axs_iter_seek_to_first(r->live);
-        i = 0;
+        r->live_i = 0;
     } else {
         axs_iter_seek_to_last(r->live);
-        i = r->m.n ? r->m.n - 1 : r->m.n;
+        r->live_i = r->live_m.n ? r->live_m.n - 1 : r->live_m.n;
     }
-    check_iter_at(r, r->live, i, "live iterator start");
-    if (axs_iter_valid(r->live))
-        save_live_key(r);
-    else
+    check_iter_at_model(r, &r->live_m, r->live, r->live_i, "live iterator start");
+    if (!axs_iter_valid(r->live))
         live_destroy(r);
 }
 
-/*
- * One step of the long-lived iterator, while the database changed since the last one. The
- * new key must be beyond the previous one in the walk direction, present now with its current
- * value; no key present continuously since the walk started may have been skipped.
- */
+/* One step of the long-lived iterator, while the database changed (and was perhaps
+ * compacted) since the last one. It must land exactly on the next entry of the database as it
+ * was when the iterator was created. */
 static void live_step(run *r)
 {
     if (!r->live) {
         live_start(r);
         return;
     }
-    if (r->live_forward)
+    if (r->live_forward) {
         axs_iter_next(r->live);
-    else
-        axs_iter_prev(r->live);
-    bool prev_hit, hit;
-    size_t p = model_lower(&r->m, r->live_prev, r->live_prev_len, &prev_hit);
-    /* the model range [lo, hi) the step crossed: forward (prev, cur), backward (cur, prev) */
-    size_t lo, hi;
-    if (axs_iter_valid(r->live)) {
-        size_t kl = 0, vl = 0;
-        const void *k = axs_iter_key(r->live, &kl);
-        const void *v = axs_iter_value(r->live, &vl);
-        int c = keycmp(k, kl, r->live_prev, r->live_prev_len);
-        RUN_REQUIRE(r, r->live_forward ? c > 0 : c < 0,
-                    "live iterator moved the wrong way (or repeated a key) going %s",
-                    r->live_forward ? "forward" : "backward");
-        size_t ci = model_lower(&r->m, k, kl, &hit);
-        RUN_REQUIRE(r, hit, "live iterator returned a key (%zu bytes) that is not in the "
-                            "database now (deleted before this step)", kl);
-        const ment *e = &r->m.e[ci];
-        RUN_REQUIRE(r, vl == e->vl && (vl == 0 || memcmp(v, e->v, vl) == 0),
-                    "live iterator: value %zu bytes, current value %zu bytes", vl, e->vl);
-        if (r->live_forward) {
-            lo = p + prev_hit;
-            hi = ci;
-        } else {
-            lo = ci + 1;
-            hi = p;
-        }
-        memcpy(r->live_prev, k, kl);
-        r->live_prev_len = kl;
+        r->live_i++;
     } else {
-        RUN_REQUIRE(r, axs_iter_status(r->live) == AXS_OK, "live iterator status %d",
-                    axs_iter_status(r->live));
-        if (r->live_forward) {
-            lo = p + prev_hit;
-            hi = r->m.n;
-        } else {
-            lo = 0;
-            hi = p;
-        }
+        axs_iter_prev(r->live);
+        r->live_i = r->live_i ? r->live_i - 1 : r->live_m.n; /* before the first: past the end */
     }
-    for (size_t j = lo; j < hi; j++)
-        RUN_REQUIRE(r, r->m.e[j].since >= r->live_seek_clock,
-                    "live iterator skipped model entry %zu (%zu bytes), present since before "
-                    "the walk started",
-                    j, r->m.e[j].kl);
+    check_iter_at_model(r, &r->live_m, r->live, r->live_i, "live iterator step");
     if (!axs_iter_valid(r->live))
         live_destroy(r);
+}
+
+static void snap_release(run *r)
+{
+    if (r->snap)
+        axs_snapshot_release(r->db, r->snap);
+    r->snap = NULL;
+    model_free(&r->snap_m);
+}
+
+/* Takes, checks or releases the explicit snapshot. Checks: point reads of present and
+ * absent keys, and a whole scan in one direction, at the snapshot. */
+static void op_snapshot(run *r)
+{
+    if (!r->snap) {
+        int rc = axs_snapshot_create(r->db, &r->snap);
+        RUN_REQUIRE(r, rc == AXS_OK, "axs_snapshot_create = %d", rc);
+        model_copy(&r->snap_m, &r->m);
+        return;
+    }
+    axs_read_options ro;
+    axs_read_options_init(&ro);
+    ro.snapshot = r->snap;
+    for (int i = 0; i < 8; i++) {
+        size_t kl;
+        const ment *e = NULL;
+        if (r->snap_m.n && tu_rng_below(&r->rng, 2)) {
+            e = &r->snap_m.e[tu_rng_below(&r->rng, r->snap_m.n)];
+            kl = e->kl;
+            memcpy(r->kbuf, e->k, kl);
+        } else {
+            kl = gen_key(&r->g, &r->rng, r->kbuf);
+            bool hit;
+            size_t j = model_lower(&r->snap_m, r->kbuf, kl, &hit);
+            e = hit ? &r->snap_m.e[j] : NULL;
+        }
+        char *v = NULL;
+        size_t vl = 0;
+        bool found = false;
+        int rc = axs_get_alloc(r->db, &ro, r->kbuf, kl, &v, &vl, &found);
+        RUN_REQUIRE(r, rc == AXS_OK, "get at snapshot = %d", rc);
+        RUN_REQUIRE(r, found == (e != NULL), "get at snapshot: found %d, snapshot model %d",
+                    found, e != NULL);
+        if (e)
+            RUN_REQUIRE(r, vl == e->vl && (vl == 0 || memcmp(v, e->v, vl) == 0),
+                        "get at snapshot: value %zu bytes, snapshot model %zu bytes", vl, e->vl);
+        free(v);
+    }
+    if (tu_rng_below(&r->rng, 4) == 0) {
+        axs_iter *it = NULL;
+        int rc = axs_iter_create(r->db, &ro, &it);
+        RUN_REQUIRE(r, rc == AXS_OK, "axs_iter_create at snapshot = %d", rc);
+        if (tu_rng_below(&r->rng, 2)) {
+            axs_iter_seek_to_first(it);
+            for (size_t i = 0; i <= r->snap_m.n; i++) {
+                check_iter_at_model(r, &r->snap_m, it, i, "scan at snapshot");
+                axs_iter_next(it);
+            }
+        } else {
+            axs_iter_seek_to_last(it);
+            for (size_t i = r->snap_m.n; i-- > 0;) {
+                check_iter_at_model(r, &r->snap_m, it, i, "reverse scan at snapshot");
+                axs_iter_prev(it);
+            }
+            RUN_REQUIRE(r, !axs_iter_valid(it), "reverse scan at snapshot: valid past the start");
+        }
+        axs_iter_destroy(it);
+    }
+    if (tu_rng_below(&r->rng, 6) == 0)
+        snap_release(r);
 }
 
 static void close_reopen(run *r, bool drop_checkpoint)
 {
     live_destroy(r);
+    snap_release(r);
     int rc = axs_close(r->db);
     r->db = NULL;
     RUN_REQUIRE(r, rc == AXS_OK, "axs_close = %d (%s)", rc, axs_strerror(rc));
@@ -693,6 +736,7 @@ static int run_teardown(void **state)
     if (!r)
         return 0;
     live_destroy(r);
+    snap_release(r);
     if (r->db)
         axs_close(r->db);
     nftw(r->base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
@@ -726,8 +770,10 @@ static void run_model(run *r, const char *name, int kind, int compression)
             op_batch(r);
         else if (c < 760)
             op_get(r);
-        else if (c < 810)
+        else if (c < 790)
             op_walk(r);
+        else if (c < 810)
+            op_snapshot(r);
         else if (c < 999 || tu_rng_below(&r->rng, 3) == 0)
             live_step(r);
         else if (tu_rng_below(&r->rng, 2) == 0) {

@@ -180,7 +180,7 @@ int ckpt_load(axs_db *db, ckpt_info *info)
         result = ckpt_bad(db, "bad header");
         goto out;
     }
-    if (fmt_get32(m + 8) != FMT_VERSION) {
+    if (!FMT_VERSION_OK(fmt_get32(m + 8))) {
         result = fmt_get32(m + 8) > FMT_VERSION
                      ? db_set_error(db, AXS_ENOTSUP, "Not supported: checkpoint has a newer "
                                                      "format version")

@@ -255,6 +255,59 @@ static void db_forget_entry(axs_db *db, uint64_t loc)
     seg->live_bytes -= size <= seg->live_bytes ? size : seg->live_bytes;
 }
 
+static int range_key_cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+    size_t n = alen < blen ? alen : blen;
+    int c = n ? memcmp(a, b, n) : 0;
+    return c ? c : (alen < blen ? -1 : alen > blen);
+}
+
+/* Removes every key in [e->key, e->value) from the index, recording old states for live
+ * snapshots. Locations are gathered first: deleting invalidates the cursor. */
+static int db_apply_range_delete(axs_db *db, const fmt_entry *e, uint64_t seq)
+{
+    if (range_key_cmp(e->key, e->klen, e->value, e->vlen_stored) >= 0)
+        return AXS_OK;
+    uint64_t *locs = NULL;
+    size_t n = 0, cap = 0;
+    kix_cursor c;
+    for (bool on = kix_seek(db->index, e->key, e->klen, &c); on; on = kix_next(db->index, &c)) {
+        uint64_t loc = kix_cursor_loc(db->index, &c);
+        fmt_entry k;
+        if (db_entry_at(db, loc, false, &k) != AXS_OK) {
+            free(locs);
+            return AXS_ECORRUPT;
+        }
+        if (range_key_cmp(k.key, k.klen, e->value, e->vlen_stored) >= 0)
+            break;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            uint64_t *nl = realloc(locs, nc * sizeof *nl);
+            if (!nl) {
+                free(locs);
+                return AXS_ENOMEM;
+            }
+            locs = nl;
+            cap = nc;
+        }
+        locs[n++] = loc;
+    }
+    int rc = AXS_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        fmt_entry k;
+        uint64_t old;
+        db_entry_at(db, locs[i], false, &k); /* readable: checked above */
+        if (!kix_delete(db->index, k.key, k.klen, &old))
+            continue;
+        if (db->snap_newest &&
+            vs_record(db->versions, k.key, k.klen, seq, old, db->snap_newest->seq) != AXS_OK)
+            rc = AXS_ENOMEM;
+        db_forget_entry(db, old);
+    }
+    free(locs);
+    return rc;
+}
+
 /* Applies the entries of a validated record at seg/offset to the index. */
 static int db_apply_record(axs_db *db, log_segment *seg, uint64_t offset, const fmt_record *r)
 {
@@ -270,6 +323,13 @@ static int db_apply_record(axs_db *db, log_segment *seg, uint64_t offset, const 
         uint64_t size = fmt_entry_size(e.klen, e.vlen_stored);
         uint64_t old;
         bool had;
+        if (e.type == FMT_ENTRY_DELETE_RANGE) {
+            int rc = db_apply_range_delete(db, &e, r->sequence + i);
+            if (rc)
+                return rc;
+            off += size;
+            continue;
+        }
         bool changed = true;
         if (e.type == FMT_ENTRY_PUT) {
             int rc = kix_put(db->index, e.key, e.klen, fmt_loc(seg->number, off), &old, &had);
@@ -516,6 +576,14 @@ int axs_delete(axs_db *db, const axs_write_options *wopts, const void *key, size
     return db_write_one(db, wopts, FMT_ENTRY_DELETE, key, klen, NULL, 0);
 }
 
+int axs_delete_range(axs_db *db, const axs_write_options *wopts, const void *begin, size_t blen,
+                     const void *end, size_t elen)
+{
+    if (elen > AXS_MAX_KEY_LEN || (!end && elen))
+        return AXS_EINVAL;
+    return db_write_one(db, wopts, FMT_ENTRY_DELETE_RANGE, begin, blen, end, elen);
+}
+
 int axs_write(axs_db *db, const axs_write_options *wopts, const axs_batch *b)
 {
     if (!db || !b)
@@ -617,6 +685,14 @@ int axs_batch_put(axs_batch *b, const void *key, size_t klen, const void *value,
 int axs_batch_delete(axs_batch *b, const void *key, size_t klen)
 {
     return batch_add(b, FMT_ENTRY_DELETE, key, klen, NULL, 0);
+}
+
+int axs_batch_delete_range(axs_batch *b, const void *begin, size_t blen, const void *end,
+                           size_t elen)
+{
+    if (elen > AXS_MAX_KEY_LEN)
+        return AXS_EINVAL;
+    return batch_add(b, FMT_ENTRY_DELETE_RANGE, begin, blen, end, elen);
 }
 
 /* ---- Reads ----------------------------------------------------------------------------------- */

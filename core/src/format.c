@@ -52,11 +52,14 @@ int fmt_entry_decode(const uint8_t *p, uint64_t avail, bool verify, fmt_entry *e
     e->flags = p[5];
     e->klen = fmt_get32(p + 8);
     e->vlen_stored = fmt_get32(p + 12);
-    if (e->type != FMT_ENTRY_PUT && e->type != FMT_ENTRY_DELETE)
+    if (e->type != FMT_ENTRY_PUT && e->type != FMT_ENTRY_DELETE &&
+        e->type != FMT_ENTRY_DELETE_RANGE)
         return -1;
     if ((e->flags & ~FMT_ENTRY_FLAG_LZ4) || p[6] || p[7])
         return -1;
     if (e->type == FMT_ENTRY_DELETE && (e->vlen_stored || e->flags))
+        return -1;
+    if (e->type == FMT_ENTRY_DELETE_RANGE && e->flags)
         return -1;
     if (fmt_entry_size(e->klen, e->vlen_stored) > avail)
         return -1;
@@ -136,7 +139,7 @@ int fmt_segment_header_check(const uint8_t *p, uint64_t avail, uint64_t number)
         return -1;
     if (fmt_get32(p + 8) > FMT_VERSION)
         return -2;
-    if (fmt_get32(p + 8) != FMT_VERSION || fmt_get64(p + 16) != number)
+    if (!FMT_VERSION_OK(fmt_get32(p + 8)) || fmt_get64(p + 16) != number)
         return -1;
     return 0;
 }
@@ -158,5 +161,5 @@ int fmt_marker_check(const uint8_t *p, uint64_t len)
         return -1;
     if (fmt_get32(p + 8) > FMT_VERSION)
         return -2;
-    return fmt_get32(p + 8) == FMT_VERSION ? 0 : -1;
+    return FMT_VERSION_OK(fmt_get32(p + 8)) ? 0 : -1;
 }

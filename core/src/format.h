@@ -17,7 +17,11 @@
 #include <stdint.h>
 #include <string.h>
 
-#define FMT_VERSION 1u
+/* Version written; readers accept FMT_MIN_VERSION..FMT_VERSION. Version 2 added the
+ * DELETE_RANGE entry (docs/format.md). */
+#define FMT_VERSION 2u
+#define FMT_MIN_VERSION 1u
+#define FMT_VERSION_OK(v) ((v) >= FMT_MIN_VERSION && (v) <= FMT_VERSION)
 
 /* ---- Marker file "ALEXSTORAGE" (24 bytes) ---- */
 #define FMT_MARKER_NAME "ALEXSTORAGE"
@@ -37,7 +41,8 @@ enum { FMT_RECORD_WRITE = 1, FMT_RECORD_COMPACTED = 2, FMT_RECORD_SEAL = 3 };
 
 /* Entry header: 16 bytes, then the key, then the stored value. */
 #define FMT_ENTRY_HEADER_SIZE 16u
-enum { FMT_ENTRY_PUT = 1, FMT_ENTRY_DELETE = 2 };
+/* DELETE_RANGE (format version 2): key = begin (inclusive), value = end (exclusive). */
+enum { FMT_ENTRY_PUT = 1, FMT_ENTRY_DELETE = 2, FMT_ENTRY_DELETE_RANGE = 3 };
 #define FMT_ENTRY_FLAG_LZ4 0x01u /* stored value = 4-byte raw length + LZ4 block */
 
 /* ---- Checkpoint file "CHECKPOINT" ---- */

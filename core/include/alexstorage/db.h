@@ -129,6 +129,11 @@ AXS_EXPORT int axs_put(axs_db *db, const axs_write_options *wopts, const void *k
                        const void *value, size_t vlen);
 AXS_EXPORT int axs_delete(axs_db *db, const axs_write_options *wopts, const void *key,
                           size_t klen);
+/* Deletes every key k with begin <= k < end (nothing if end <= begin), as one write with one
+ * sequence number, like RocksDB's DeleteRange. It costs time in proportion to the keys it
+ * removes, applied when written (and again when recovery replays it). */
+AXS_EXPORT int axs_delete_range(axs_db *db, const axs_write_options *wopts, const void *begin,
+                                size_t blen, const void *end, size_t elen);
 
 /* Reads, copying. On a hit, *found = true, *vlen = the value's full length, and the first
  * min(*vlen, buf_len) bytes are copied to buf (buf may be NULL when buf_len is 0, to ask for
@@ -155,6 +160,8 @@ AXS_EXPORT void axs_batch_clear(axs_batch *b);
 AXS_EXPORT int axs_batch_put(axs_batch *b, const void *key, size_t klen, const void *value,
                              size_t vlen);
 AXS_EXPORT int axs_batch_delete(axs_batch *b, const void *key, size_t klen);
+AXS_EXPORT int axs_batch_delete_range(axs_batch *b, const void *begin, size_t blen,
+                                      const void *end, size_t elen);
 AXS_EXPORT uint32_t axs_batch_count(const axs_batch *b);
 AXS_EXPORT int axs_write(axs_db *db, const axs_write_options *wopts, const axs_batch *b);
 

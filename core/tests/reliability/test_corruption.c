@@ -199,7 +199,7 @@ static void parse_segment(c_db *db, uint32_t fi)
     c_file *f = &db->files[fi];
     const uint8_t *p = f->data;
     f->first_rec = db->nrecs;
-    if (f->len < 32 || memcmp(p, "ALEXSEG\0", 8) != 0 || le32(p + 8) != 1 || le32(p + 12) != 0 ||
+    if (f->len < 32 || memcmp(p, "ALEXSEG\0", 8) != 0 || le32(p + 8) < 1 || le32(p + 8) > 2 || le32(p + 12) != 0 ||
         le64(p + 16) != f->seg_no || le32(p + 24) != 0 ||
         mask_crc(crc32c_sw(0, p, 28)) != le32(p + 28)) {
         problem(db, "%s: segment header does not match format.md", f->name);
@@ -246,8 +246,9 @@ static void parse_segment(c_db *db, uint32_t fi)
             }
             const uint8_t *e = p + eo;
             uint32_t klen = le32(e + 8), vlen = le32(e + 12);
-            if (eo + 16 + (uint64_t)klen + vlen > off + length || (e[4] != 1 && e[4] != 2) ||
-                (e[5] & ~1u) || e[6] || e[7] || (e[4] == 2 && (vlen || e[5]))) {
+            if (eo + 16 + (uint64_t)klen + vlen > off + length || (e[4] < 1 || e[4] > 3) ||
+                (e[5] & ~1u) || e[6] || e[7] || (e[4] == 2 && (vlen || e[5])) ||
+                (e[4] == 3 && e[5])) {
                 problem(db, "%s: entry at %" PRIu64 " does not match format.md", f->name, eo);
                 return;
             }
@@ -347,7 +348,7 @@ static void check_seals(c_db *db)
 static void parse_ckpt(c_db *db, const c_file *f)
 {
     const uint8_t *m = f->data;
-    if (f->len < 64 || memcmp(m, "ALEXCKPT", 8) != 0 || le32(m + 8) != 1 || le32(m + 12) > 256 ||
+    if (f->len < 64 || memcmp(m, "ALEXCKPT", 8) != 0 || le32(m + 8) < 1 || le32(m + 8) > 2 || le32(m + 12) > 256 ||
         mask_crc(crc32c_sw(0, m, 60)) != le32(m + 60)) {
         problem(db, "CHECKPOINT header does not match format.md");
         return;

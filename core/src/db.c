@@ -255,18 +255,11 @@ static void db_forget_entry(axs_db *db, uint64_t loc)
     seg->live_bytes -= size <= seg->live_bytes ? size : seg->live_bytes;
 }
 
-static int range_key_cmp(const void *a, size_t alen, const void *b, size_t blen)
-{
-    size_t n = alen < blen ? alen : blen;
-    int c = n ? memcmp(a, b, n) : 0;
-    return c ? c : (alen < blen ? -1 : alen > blen);
-}
-
 /* Removes every key in [e->key, e->value) from the index, recording old states for live
  * snapshots. Locations are gathered first: deleting invalidates the cursor. */
 static int db_apply_range_delete(axs_db *db, const fmt_entry *e, uint64_t seq)
 {
-    if (range_key_cmp(e->key, e->klen, e->value, e->vlen_stored) >= 0)
+    if (kix_key_cmp(e->key, e->klen, e->value, e->vlen_stored) >= 0)
         return AXS_OK;
     uint64_t *locs = NULL;
     size_t n = 0, cap = 0;
@@ -278,7 +271,7 @@ static int db_apply_range_delete(axs_db *db, const fmt_entry *e, uint64_t seq)
             free(locs);
             return AXS_ECORRUPT;
         }
-        if (range_key_cmp(k.key, k.klen, e->value, e->vlen_stored) >= 0)
+        if (kix_key_cmp(k.key, k.klen, e->value, e->vlen_stored) >= 0)
             break;
         if (n == cap) {
             size_t nc = cap ? cap * 2 : 64;

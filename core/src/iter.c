@@ -18,15 +18,6 @@
 
 #include "db_internal.h"
 
-static int key_cmp(const void *a, size_t alen, const void *b, size_t blen)
-{
-    size_t n = alen < blen ? alen : blen;
-    int c = n ? memcmp(a, b, n) : 0;
-    if (c)
-        return c;
-    return alen < blen ? -1 : alen > blen;
-}
-
 int axs_iter_create(axs_db *db, const axs_read_options *ropts, axs_iter **out)
 {
     if (!db || !out)
@@ -154,7 +145,7 @@ static void iter_find(axs_iter *it, const void *key, size_t klen, bool forward, 
             if (ion && !inclusive) {
                 size_t cl;
                 const uint8_t *ck = cursor_key(db, &c, &cl);
-                if (ck && key_cmp(ck, cl, key, klen) == 0)
+                if (ck && kix_key_cmp(ck, cl, key, klen) == 0)
                     ion = forward ? kix_next(db->index, &c) : kix_prev(db->index, &c);
             }
         }
@@ -169,7 +160,7 @@ static void iter_find(axs_iter *it, const void *key, size_t klen, bool forward, 
                                : NULL;
         size_t nkl = 0;
         const uint8_t *nk = n ? vs_node_key(n, &nkl) : NULL;
-        int cmp = n && ion ? key_cmp(nk, nkl, ik, ikl) : 0;
+        int cmp = n && ion ? kix_key_cmp(nk, nkl, ik, ikl) : 0;
         bool from_versions = n && (!ion || (forward ? cmp <= 0 : cmp >= 0));
         if (!from_versions) {
             if (ion) {

@@ -136,16 +136,6 @@ static inline uint64_t akey_of(const uint8_t *key, size_t klen, size_t pos)
     return v << (8 * (8 - rem));
 }
 
-/* Bytewise order: memcmp on the common length, then the shorter key first. */
-static inline int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-    size_t m = alen < blen ? alen : blen;
-    int c = m ? memcmp(a, b, m) : 0;
-    if (c)
-        return c;
-    return (alen > blen) - (alen < blen);
-}
-
 /* Length of the common prefix of a and b, at most limit. */
 static size_t common_len(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
                          size_t limit)
@@ -170,7 +160,7 @@ static inline int cmp_loc(const kix *ix, uint64_t loc, const uint8_t *key, size_
 {
     size_t l;
     const uint8_t *k = key_of(ix, loc, &l);
-    return key_cmp(k, l, key, klen);
+    return kix_key_cmp(k, l, key, klen);
 }
 
 /* Where key lies relative to the long keys of L (key shares the bytes consumed above L and is
@@ -533,7 +523,7 @@ static int build_tree(kix *ix, const bsrc *s, size_t lo, size_t hi, size_t pos, 
             const uint8_t *pk = bkey(s, i, &pl);
             for (size_t x = i + 1; x < j; x++) {
                 const uint8_t *ck = bkey(s, x, &cl);
-                if (key_cmp(pk, pl, ck, cl) >= 0) {
+                if (kix_key_cmp(pk, pl, ck, cl) >= 0) {
                     rc = AXI_EINVAL;
                     goto fail;
                 }
@@ -1153,7 +1143,7 @@ int kix_bulk_load(kix *ix, const uint64_t *locs, size_t n)
         size_t l;
         prefetch_loc(ix, locs, i, n);
         const uint8_t *cur = key_of(ix, locs[i], &l);
-        if (key_cmp(prev, plen, cur, l) >= 0)
+        if (kix_key_cmp(prev, plen, cur, l) >= 0)
             return AXI_EINVAL;
         prev = cur;
         plen = l;
@@ -1627,7 +1617,7 @@ static int check_key(chk *c, unsigned nl, const kix_level *short_of, uint64_t lo
         return check_fail(c->msg, c->msg_len,
                           "short key at location %llu has %zu bytes, its level consumed %u",
                           (unsigned long long)loc, l, (unsigned)short_of->off);
-    if (c->prev && key_cmp(c->prev, c->prev_len, k, l) >= 0)
+    if (c->prev && kix_key_cmp(c->prev, c->prev_len, k, l) >= 0)
         return check_fail(c->msg, c->msg_len, "key at location %llu out of order",
                           (unsigned long long)loc);
     c->prev = k;

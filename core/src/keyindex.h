@@ -37,6 +37,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "alexstorage/index.h"
 
@@ -66,6 +67,16 @@ typedef struct kix_cursor {
     uint32_t pos[KIX_MAX_DEPTH];
     axi_cursor ac[KIX_MAX_DEPTH];
 } kix_cursor;
+
+/* The database's key order: memcmp on the common length, then the shorter key first. */
+static inline int kix_key_cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+    size_t m = alen < blen ? alen : blen;
+    int c = m ? memcmp(a, b, m) : 0;
+    if (c)
+        return c;
+    return (alen > blen) - (alen < blen);
+}
 
 /* Returns AXI_OK, AXI_ENOMEM or AXI_EINVAL. */
 int kix_create(kix_key_at_fn key_at, void *ctx, kix **out);

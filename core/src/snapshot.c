@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keyindex.h"
 #include "snapshot.h"
 
 #define VS_MAX_HEIGHT 20
@@ -27,15 +28,6 @@ struct vstore {
     uint64_t rng;
     size_t nodes, versions, bytes;
 };
-
-static int key_cmp(const void *a, size_t alen, const void *b, size_t blen)
-{
-    size_t n = alen < blen ? alen : blen;
-    int c = n ? memcmp(a, b, n) : 0;
-    if (c)
-        return c;
-    return alen < blen ? -1 : alen > blen;
-}
 
 int vs_create(vstore **out)
 {
@@ -98,7 +90,7 @@ static void find_prev(const vstore *vs, const void *key, size_t klen, vs_node **
     vs_node *x = vs->head;
     for (int h = VS_MAX_HEIGHT - 1; h >= 0; h--) {
         if (h < vs->height)
-            while (x->next[h] && key_cmp(x->next[h]->key, x->next[h]->klen, key, klen) < 0)
+            while (x->next[h] && kix_key_cmp(x->next[h]->key, x->next[h]->klen, key, klen) < 0)
                 x = x->next[h];
         prev[h] = x;
     }
@@ -126,7 +118,7 @@ int vs_record(vstore *vs, const void *key, size_t klen, uint64_t seq, uint64_t o
     vs_node *prev[VS_MAX_HEIGHT];
     find_prev(vs, key, klen, prev);
     vs_node *n = prev[0]->next[0];
-    if (n && key_cmp(n->key, n->klen, key, klen) == 0) {
+    if (n && kix_key_cmp(n->key, n->klen, key, klen) == 0) {
         if (n->last && n->last->seq > newest_snapshot)
             return AXS_OK; /* every live snapshot reads an older version (snapshot.h) */
     } else {
@@ -182,7 +174,7 @@ const vs_version *vs_lookup(const vstore *vs, const void *key, size_t klen, uint
     vs_node *prev[VS_MAX_HEIGHT];
     find_prev(vs, key, klen, prev);
     vs_node *n = prev[0]->next[0];
-    if (!n || key_cmp(n->key, n->klen, key, klen) != 0)
+    if (!n || kix_key_cmp(n->key, n->klen, key, klen) != 0)
         return NULL;
     return vs_node_version(n, s);
 }
@@ -200,7 +192,7 @@ const vs_node *vs_seek(const vstore *vs, const void *key, size_t klen, bool afte
          * inclusive) */
         for (vs_node *nx = x->next[h]; nx; nx = x->next[h]) {
             if (key) {
-                int c = key_cmp(nx->key, nx->klen, key, klen);
+                int c = kix_key_cmp(nx->key, nx->klen, key, klen);
                 bool go = (after ? !inclusive : inclusive) ? c <= 0 : c < 0;
                 if (!go)
                     break;

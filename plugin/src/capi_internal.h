@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <rocksdb/c.h>
 
@@ -36,6 +37,14 @@ void axp_error(char **errptr, const char *fmt, ...) __attribute__((format(printf
 /* Turns a core AXS_E* code (and the handle's detailed message, if db is not NULL) into a
  * RocksDB-style message with the right prefix. */
 void axp_error_core(char **errptr, int code, axs_db *db, const char *what);
+/* RocksDB's default (bytewise) key order, the only one this engine has. */
+static inline int axp_key_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t n = alen < blen ? alen : blen;
+    int c = n ? memcmp(a, b, n) : 0;
+    return c ? c : (alen < blen ? -1 : alen > blen);
+}
+
 #define AXP_NOT_IMPLEMENTED(errptr) axp_error((errptr), "Not implemented: %s", __func__)
 
 /* ---- hand-managed parts of generated option objects -------------------------------------------- */

@@ -7,7 +7,7 @@
  * hybrid mode both sides must apply writes in the same order (hybrid.h). Reads take no plugin
  * lock; the core is thread-safe.
  */
-#define _GNU_SOURCE /* tdestroy */
+#define _GNU_SOURCE /* tdestroy, twalk_r */
 #include <errno.h>
 #include <inttypes.h>
 #include <search.h>
@@ -24,13 +24,6 @@
 struct rocksdb_pinnableslice_t {
     axs_pinned *pin;
 };
-
-static int key_cmp(const char *a, size_t alen, const char *b, size_t blen)
-{
-    size_t n = alen < blen ? alen : blen;
-    int c = n ? memcmp(a, b, n) : 0;
-    return c ? c : (alen < blen ? -1 : alen > blen);
-}
 
 /* ---- argument checks ------------------------------------------------------------------------- */
 
@@ -385,28 +378,22 @@ static int current_value(resolver *r, const char *key, size_t klen, char **value
     }
     /* Not written by the batch since its last range deletion covering it? */
     for (size_t i = r->nranges; i-- > 0;)
-        if (key_cmp(key, klen, r->ranges[i].key, r->ranges[i].klen) >= 0 &&
-            key_cmp(key, klen, r->ranges[i].value, r->ranges[i].vlen) < 0)
+        if (axp_key_cmp(key, klen, r->ranges[i].key, r->ranges[i].klen) >= 0 &&
+            axp_key_cmp(key, klen, r->ranges[i].value, r->ranges[i].vlen) < 0)
             return AXS_OK; /* deleted by the range (later writes would be in the tree) */
     bool found;
     return axs_get_alloc(r->db->core, NULL, key, klen, value, vlen, &found);
 }
 
-/* twalk has no argument: the range deletion in progress is passed through these. */
-static __thread resolver *walk_r;
-static __thread const axp_batch_op *walk_op;
-static __thread int walk_rc;
-
-static void range_walk(const void *node, VISIT which, int depth)
+/* Marks earlier records of the batch inside the range (the closure) as deleted. */
+static void range_walk(const void *node, VISIT which, void *closure)
 {
-    (void)depth;
     if (which != postorder && which != leaf)
         return;
+    const axp_batch_op *op = closure;
     pend *e = *(pend *const *)node;
-    if (!e->present || walk_rc)
-        return;
-    if (key_cmp(e->key, e->klen, walk_op->key, walk_op->klen) >= 0 &&
-        key_cmp(e->key, e->klen, walk_op->value, walk_op->vlen) < 0) {
+    if (e->present && axp_key_cmp(e->key, e->klen, op->key, op->klen) >= 0 &&
+        axp_key_cmp(e->key, e->klen, op->value, op->vlen) < 0) {
         free(e->value);
         e->value = NULL;
         e->vlen = 0;
@@ -419,12 +406,12 @@ static void range_walk(const void *node, VISIT which, int depth)
  * (merges) see keys in the range as absent. */
 static int resolve_range(resolver *r, const axp_batch_op *op)
 {
-    if (key_cmp(op->key, op->klen, op->value, op->vlen) > 0) {
+    if (axp_key_cmp(op->key, op->klen, op->value, op->vlen) > 0) {
         axp_error(r->errptr, "Invalid argument: end key comes before start key");
         return -1;
     }
     int rc = axs_batch_delete_range(r->out, op->key, op->klen, op->value, op->vlen);
-    if (rc || key_cmp(op->key, op->klen, op->value, op->vlen) >= 0)
+    if (rc || axp_key_cmp(op->key, op->klen, op->value, op->vlen) >= 0)
         return rc;
     if (r->nranges == r->ranges_cap) {
         size_t nc = r->ranges_cap ? 2 * r->ranges_cap : 8;
@@ -435,11 +422,8 @@ static int resolve_range(resolver *r, const axp_batch_op *op)
         r->ranges_cap = nc;
     }
     r->ranges[r->nranges++] = *op; /* points into the batch's rep, which outlives r */
-    walk_r = r;
-    walk_op = op;
-    walk_rc = 0;
-    twalk(r->tree, range_walk);
-    return walk_rc;
+    twalk_r(r->tree, range_walk, (void *)op);
+    return AXS_OK;
 }
 
 static int resolve_op(void *arg, const axp_batch_op *op)
@@ -932,7 +916,7 @@ void rocksdb_approximate_sizes(rocksdb_t *db, int num_ranges,
              axs_iter_next(it)) {
             size_t kl, vl;
             const char *k = axs_iter_key(it, &kl);
-            if (key_cmp(k, kl, range_limit_key[i], range_limit_key_len[i]) >= 0)
+            if (axp_key_cmp(k, kl, range_limit_key[i], range_limit_key_len[i]) >= 0)
                 break;
             axs_iter_value(it, &vl);
             sizes[i] += kl + vl;

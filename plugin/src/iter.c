@@ -21,13 +21,6 @@ struct rocksdb_iterator_t {
     bool out_of_bounds; /* positioned outside the bounds: invalid */
 };
 
-static int key_cmp(const char *a, size_t alen, const char *b, size_t blen)
-{
-    size_t n = alen < blen ? alen : blen;
-    int c = n ? memcmp(a, b, n) : 0;
-    return c ? c : (alen < blen ? -1 : alen > blen);
-}
-
 static char *dup_bytes(const char *p, size_t n)
 {
     char *d = malloc(n ? n : 1);
@@ -87,8 +80,8 @@ static void check_bounds(rocksdb_iterator_t *r)
         return;
     size_t kl;
     const char *k = axs_iter_key(r->it, &kl);
-    if ((r->has_upper && key_cmp(k, kl, r->upper, r->upper_len) >= 0) ||
-        (r->has_lower && key_cmp(k, kl, r->lower, r->lower_len) < 0))
+    if ((r->has_upper && axp_key_cmp(k, kl, r->upper, r->upper_len) >= 0) ||
+        (r->has_lower && axp_key_cmp(k, kl, r->lower, r->lower_len) < 0))
         r->out_of_bounds = true;
 }
 
@@ -115,7 +108,7 @@ static void seek_below_upper(rocksdb_iterator_t *r)
     if (axs_iter_valid(r->it)) {
         size_t kl;
         const char *k = axs_iter_key(r->it, &kl);
-        if (key_cmp(k, kl, r->upper, r->upper_len) >= 0)
+        if (axp_key_cmp(k, kl, r->upper, r->upper_len) >= 0)
             axs_iter_prev(r->it);
     }
 }
@@ -139,7 +132,7 @@ void rocksdb_iter_seek(rocksdb_iterator_t *r, const char *k, size_t klen)
         axs_iter_seek(r->it, NULL, SIZE_MAX - 1); /* fails: makes the iterator report EINVAL */
         return;
     }
-    if (r->has_lower && key_cmp(k, klen, r->lower, r->lower_len) < 0)
+    if (r->has_lower && axp_key_cmp(k, klen, r->lower, r->lower_len) < 0)
         axs_iter_seek(r->it, r->lower, r->lower_len);
     else
         axs_iter_seek(r->it, k, klen);
@@ -154,7 +147,7 @@ void rocksdb_iter_seek_for_prev(rocksdb_iterator_t *r, const char *k, size_t kle
         axs_iter_seek_for_prev(r->it, NULL, SIZE_MAX - 1);
         return;
     }
-    if (r->has_upper && key_cmp(k, klen, r->upper, r->upper_len) >= 0)
+    if (r->has_upper && axp_key_cmp(k, klen, r->upper, r->upper_len) >= 0)
         seek_below_upper(r);
     else
         axs_iter_seek_for_prev(r->it, k, klen);

@@ -37,6 +37,21 @@
     X(rocksdb_options_set_compression)                                                             \
     X(rocksdb_options_set_use_fsync)                                                               \
     X(rocksdb_options_set_write_buffer_size)                                                       \
+    X(rocksdb_options_set_enable_pipelined_write)                                                  \
+    X(rocksdb_options_set_table_cache_numshardbits)                                                \
+    X(rocksdb_options_set_block_based_table_factory)                                               \
+    X(rocksdb_block_based_options_create)                                                          \
+    X(rocksdb_block_based_options_destroy)                                                         \
+    X(rocksdb_block_based_options_set_block_size)                                                  \
+    X(rocksdb_block_based_options_set_no_block_cache)                                              \
+    X(rocksdb_block_based_options_set_block_cache)                                                 \
+    X(rocksdb_block_based_options_set_filter_policy)                                               \
+    X(rocksdb_block_based_options_set_whole_key_filtering)                                         \
+    X(rocksdb_block_based_options_set_cache_index_and_filter_blocks)                               \
+    X(rocksdb_block_based_options_set_format_version)                                              \
+    X(rocksdb_cache_create_lru)                                                                    \
+    X(rocksdb_cache_destroy)                                                                       \
+    X(rocksdb_filterpolicy_create_bloom_full)                                                      \
     X(rocksdb_options_set_merge_operator)                                                          \
     X(rocksdb_mergeoperator_create)                                                                \
     X(rocksdb_options_set_uint64add_merge_operator)                                                \
@@ -68,7 +83,8 @@
     X(rocksdb_get_latest_sequence_number)                                                          \
     X(rocksdb_checkpoint_object_create)                                                            \
     X(rocksdb_checkpoint_create)                                                                   \
-    X(rocksdb_checkpoint_object_destroy)
+    X(rocksdb_checkpoint_object_destroy)                                                           \
+    X(rocksdb_set_perf_level)
 
 /* Pointers to real RocksDB's functions, typed as c.h declares them. */
 static struct real_api {
@@ -110,9 +126,21 @@ static bool real_ready(char **errptr)
     return true;
 }
 
+/* RocksDB's perf level is per thread and counts inside real RocksDB only, so it is forwarded to
+ * the real library, which hybrid mode calls on the caller's thread. The native engine has no
+ * perf counters: without real RocksDB (not installed) there is nothing to set. */
+void rocksdb_set_perf_level(int level)
+{
+    char *err = NULL;
+    if (real_ready(&err))
+        real.rocksdb_set_perf_level(level);
+    free(err);
+}
+
 struct axp_hybrid {
     rocksdb_t *rdb;            /* real RocksDB's handle (its own layout, opaque here) */
     rocksdb_options_t *ropts;  /* real options; they own the real merge operator */
+    rocksdb_cache_t *rcache;   /* real block cache built from the caller's, or NULL */
     rocksdb_writeoptions_t *wo[2][2]; /* real write options by [sync][disable_WAL] */
     bool read_side_failed;     /* the read side missed a write: reads refused until reopen */
 };
@@ -221,7 +249,35 @@ static void hybrid_free(struct axp_hybrid *h)
                 real.rocksdb_writeoptions_destroy(h->wo[s][w]);
     if (h->ropts)
         real.rocksdb_options_destroy(h->ropts);
+    if (h->rcache)
+        real.rocksdb_cache_destroy(h->rcache);
     free(h);
+}
+
+/* Rebuilds the caller's block-based table options (stored by the plugin's generated objects) in
+ * real RocksDB, so the write side flushes and compacts tables as a plain RocksDB with the same
+ * options would (bloom filters are built at flush: a write-side cost). The real filter policy
+ * belongs to the real table options; the real cache is ours (h->rcache). */
+static void set_real_table_options(struct axp_hybrid *h,
+                                   const rocksdb_block_based_table_options_t *t)
+{
+    rocksdb_block_based_table_options_t *rt = real.rocksdb_block_based_options_create();
+    real.rocksdb_block_based_options_set_block_size(rt, t->f.block_size);
+    real.rocksdb_block_based_options_set_whole_key_filtering(rt, t->f.whole_key_filtering);
+    real.rocksdb_block_based_options_set_cache_index_and_filter_blocks(
+        rt, t->f.cache_index_and_filter_blocks);
+    real.rocksdb_block_based_options_set_format_version(rt, t->f.format_version);
+    if (t->f.no_block_cache) {
+        real.rocksdb_block_based_options_set_no_block_cache(rt, 1);
+    } else if (t->f.block_cache) {
+        h->rcache = real.rocksdb_cache_create_lru(t->f.block_cache->f.capacity);
+        real.rocksdb_block_based_options_set_block_cache(rt, h->rcache);
+    }
+    if (t->f.filter_policy && t->f.filter_policy->f.bits_per_key > 0)
+        real.rocksdb_block_based_options_set_filter_policy(
+            rt, real.rocksdb_filterpolicy_create_bloom_full(t->f.filter_policy->f.bits_per_key));
+    real.rocksdb_options_set_block_based_table_factory(h->ropts, rt);
+    real.rocksdb_block_based_options_destroy(rt);
 }
 
 int axp_hybrid_open(rocksdb_t *db, const rocksdb_options_t *o, bool read_only, char **errptr)
@@ -240,6 +296,10 @@ int axp_hybrid_open(rocksdb_t *db, const rocksdb_options_t *o, bool read_only, c
     real.rocksdb_options_set_compression(h->ropts, o->f.compression);
     real.rocksdb_options_set_use_fsync(h->ropts, o->f.use_fsync);
     real.rocksdb_options_set_write_buffer_size(h->ropts, o->f.write_buffer_size);
+    real.rocksdb_options_set_enable_pipelined_write(h->ropts, o->f.enable_pipelined_write);
+    real.rocksdb_options_set_table_cache_numshardbits(h->ropts, o->f.table_cache_numshardbits);
+    if (o->f.block_based_table_factory)
+        set_real_table_options(h, o->f.block_based_table_factory);
     rocksdb_mergeoperator_t *m = o->x.merge_operator;
     if (m) {
         if (axp_merge_is_uint64add(m))

@@ -12,6 +12,80 @@
  */
 #include "api_util.h"
 
+/* ---- block-based table options ------------------------------------------------------------ */
+
+#ifndef AXP_AGAINST_REAL
+void alexstorage_options_set_mode(rocksdb_options_t *opt, const char *mode, char **errptr);
+#endif
+
+/* The text of the OPTIONS-* file RocksDB wrote in dir (malloc'd), or NULL. */
+static char *options_file_text(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "cat '%s'/OPTIONS-* 2>/dev/null", dir);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *text = malloc(cap);
+    size_t got;
+    while (text && (got = fread(text + n, 1, cap - 1 - n, p)) > 0) {
+        n += got;
+        if (n == cap - 1) {
+            char *bigger = realloc(text, cap *= 2);
+            if (!bigger) {
+                free(text);
+                text = NULL;
+            }
+            text = bigger;
+        }
+    }
+    pclose(p);
+    if (text)
+        text[n] = '\0';
+    return text;
+}
+
+/* Block size, block cache and bloom filter set through the C API reach RocksDB's own options
+ * (its OPTIONS file records them). The plugin runs this in hybrid mode, whose write side is
+ * real RocksDB and must be configured as the caller asked; the _real copy shows the file real
+ * RocksDB writes for the same calls. */
+static void table_options_reach_rocksdb(void **state)
+{
+    (void)state;
+    for (int bloom = 0; bloom <= 1; bloom++) {
+        char dir[300];
+        snprintf(dir, sizeof dir, "%s/bloom%d", axu_dir, bloom);
+        rocksdb_options_t *o = axu_create_options();
+        char *err = NULL;
+#ifndef AXP_AGAINST_REAL
+        alexstorage_options_set_mode(o, "hybrid", &err);
+        axu_expect_ok(err);
+#endif
+        rocksdb_block_based_table_options_t *t = rocksdb_block_based_options_create();
+        rocksdb_block_based_options_set_block_size(t, 8192);
+        rocksdb_cache_t *cache = rocksdb_cache_create_lru(32u << 20);
+        rocksdb_block_based_options_set_block_cache(t, cache);
+        if (bloom)
+            rocksdb_block_based_options_set_filter_policy(t,
+                                                          rocksdb_filterpolicy_create_bloom_full(10));
+        rocksdb_options_set_block_based_table_factory(o, t);
+        rocksdb_block_based_options_destroy(t);
+        rocksdb_t *db = rocksdb_open(o, dir, &err);
+        axu_expect_ok(err);
+        axu_put(db, "k", 1, "v", 1);
+        rocksdb_close(db);
+        rocksdb_options_destroy(o);
+        rocksdb_cache_destroy(cache);
+
+        char *text = options_file_text(dir);
+        assert_non_null(text);
+        assert_non_null(strstr(text, "block_size=8192"));
+        assert_non_null(strstr(text, bloom ? "filter_policy=bloomfilter" : "filter_policy=nullptr"));
+        free(text);
+    }
+}
+
 /* ---- a merge operator that records what it was called with -------------------------------- */
 
 static int mo_destructor_calls;
@@ -359,6 +433,7 @@ static void uint64add_merge(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
+    AXU_TEST(table_options_reach_rocksdb),
     AXU_TEST(merge_operator_outlives_options),
     AXU_TEST(merge_operator_destroyed_with_unused_options),
     AXU_TEST(merge_existing_null_vs_empty),

@@ -700,6 +700,13 @@ static int db_read_locked(axs_db *db, const axs_read_options *ro, const void *ke
     *found = false;
     if ((!key && klen) || klen > AXS_MAX_KEY_LEN)
         return AXS_EINVAL;
+#ifdef ALEXSTORAGE_GATE_SLOWDOWN
+    /* A deliberate slowdown for the performance gate's self-test (compare/CMakeLists.txt
+     * builds a copy of the core with it; the gate must fail on that copy). Never defined in
+     * a build that ships. */
+    for (volatile int spin = 0; spin < 64; spin++) {
+    }
+#endif
     db->st.gets++;
     const axs_snapshot *snap = ro ? ro->snapshot : NULL;
     const vs_version *ver = snap ? vs_lookup(db->versions, key, klen, snap->seq) : NULL;

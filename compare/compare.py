@@ -29,6 +29,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -153,9 +154,6 @@ class Matrix:
         results = []
         t0 = time.time()
         for step, flags in self.steps(n):
-            # --threads=2 applies to readwhilewriting only in effect: the other benchmarks of
-            # the step would run twice as many threads; so the load step runs them in one
-            # process with --threads=2 only for readwhilewriting (see split below).
             for sub, sub_flags in self.split_threads(step, flags):
                 jpath = os.path.join(cell_dir, "r%d-%s.json" % (repeat, sub))
                 cmd = [self.driver, "--store=" + store, "--db=" + db, "--json=" + jpath] + \
@@ -190,7 +188,7 @@ class Matrix:
                 (step + "-threads", base + ["--use_existing_db", "--threads=2",
                                             "--benchmarks=readwhilewriting"])]
 
-    def eta(self, scale, remaining_by_scale):
+    def eta(self, remaining_by_scale):
         secs = 0.0
         known = [s for v in self.cell_seconds.values() for s in v]
         for sc, count in remaining_by_scale.items():
@@ -218,7 +216,7 @@ class Matrix:
             remaining = {}
             for sc, _, _ in plan[i:]:
                 remaining[sc] = remaining.get(sc, 0) + 1
-            eta = self.eta(scale, remaining)
+            eta = self.eta(remaining)
             elapsed = time.time() - self.started
             log("[%d/%d] %s %s repeat %d/%d; elapsed %s%s" % (
                 i + 1, len(plan), scale, variant, r + 1, self.a.repeats, hms(elapsed),
@@ -413,7 +411,7 @@ def rocksdb_desc(a):
 
 # ---- plots ---------------------------------------------------------------------------------------
 
-def draw_plots(a, summary, workloads, raw):
+def draw_plots(a, summary, workloads):
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -607,7 +605,7 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     tmp = None
     if not a.workdir:
-        tmp = a.workdir = __import__("tempfile").mkdtemp(prefix="axs_compare_")
+        tmp = a.workdir = tempfile.mkdtemp(prefix="axs_compare_")
     workloads = SYNC_WORKLOADS if a.sync else WORKLOADS
     try:
         m = Matrix(a)
@@ -627,7 +625,7 @@ def main():
                    "rocksdb": rocksdb_desc(a), "summary": summary}, f, indent=1)
     with open(os.path.join(HERE, "seed_claims.json")) as f:
         claims = json.load(f)
-    plots = draw_plots(a, summary, workloads, raw)
+    plots = draw_plots(a, summary, workloads)
     md = report(a, env_text, summary, workloads, claims, plots)
     with open(os.path.join(a.out, "report.md"), "w") as f:
         f.write(md)

@@ -108,7 +108,7 @@ class Matrix:
             if not uses_rocksdb or self.a.rocksdb_lib in ("debian", "both"):
                 v.append((s, s, None))
             if uses_rocksdb and self.a.rocksdb_lib in ("release", "both"):
-                v.append((s + "_release", s, self.release_lib))
+                v.append((s + "_release", s, self.a.release_lib))
             elif uses_rocksdb and self.a.rocksdb_lib not in ("debian", "both", "release"):
                 v.append((s, s, self.a.rocksdb_lib))
         return v
@@ -345,8 +345,11 @@ def report(a, env_text, summary, workloads, claims, plots):
             w_("")
             w_("**%s keys**" % scale)
             w_("")
+            release = "rocksdb_release" in variants and "rocksdb" in variants
             head = ["Metric"] + [STORE_LABELS[v] for v in variants] + ["Winner",
                                                                        "AlexStorage vs RocksDB"]
+            if release:
+                head.append("AlexStorage vs RocksDB (release)")
             w_("| " + " | ".join(head) + " |")
             w_("|" + "---|" * len(head))
             for label, key, better in metric_rows(w):
@@ -354,6 +357,8 @@ def report(a, env_text, summary, workloads, claims, plots):
                 row = [label] + [fmt_int(values[v]) if values[v] is not None else "-"
                                  for v in variants]
                 row += [winner_cell(values, better), alex_vs_rocksdb(values, better)]
+                if release:
+                    row.append(alex_vs_rocksdb(values, better, "rocksdb_release"))
                 w_("| " + " | ".join(row) + " |")
         if len(a.scales) > 1:
             w_("")

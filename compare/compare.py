@@ -95,7 +95,6 @@ class Matrix:
         self.a = a
         self.driver = a.driver
         self.out = a.out
-        self.commands = []
         self.cells_done = 0
         self.started = time.time()
         self.cell_seconds = {}  # scale -> [seconds of finished cells]
@@ -123,9 +122,9 @@ class Matrix:
                 ("load", common + ["--benchmarks=fillrandom_unique"]),
                 ("sync", common + ["--use_existing_db", "--sync", "--readwritepercent=80",
                                    "--benchmarks=overwrite,readrandomwriterandom,deleterandom",
-                                   "--writes=%d" % min(n, SYNC_CAP),
-                                   "--reads=%d" % min(n, SYNC_CAP),
-                                   "--deletes=%d" % min(n, SYNC_CAP)]),
+                                   "--writes=%d" % min(n, self.a.sync_ops),
+                                   "--reads=%d" % min(n, self.a.sync_ops),
+                                   "--deletes=%d" % min(n, self.a.sync_ops)]),
             ]
         return [
             ("seq", common + ["--benchmarks=fillseq"]),
@@ -158,8 +157,11 @@ class Matrix:
                 jpath = os.path.join(cell_dir, "r%d-%s.json" % (repeat, sub))
                 cmd = [self.driver, "--store=" + store, "--db=" + db, "--json=" + jpath] + \
                     extra + sub_flags
-                self.commands.append(("ALEXSTORAGE_ROCKSDB_LIB=%s " % lib if lib and
-                                      store == "hybrid" else "") + " ".join(cmd))
+                line = ("ALEXSTORAGE_ROCKSDB_LIB=%s " % lib if lib and store == "hybrid"
+                        else "") + " ".join(cmd)
+                # Written as it runs, so a run stopped halfway still says what it ran.
+                with open(os.path.join(self.out, "commands.txt"), "a") as f:
+                    f.write(line + "\n")
                 p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True, env=env)
                 with open(jpath[:-5] + ".txt", "w") as f:
@@ -234,6 +236,23 @@ def hms(s):
 
 
 # ---- from raw results to medians ---------------------------------------------------------------
+
+def load_raw(out):
+    """raw[scale][variant] = [the JSON documents of repeat k, ...] from out/raw/."""
+    raw = {}
+    base = os.path.join(out, "raw")
+    for scale in sorted(os.listdir(base), key=lambda s: SCALES.get(s, 0)):
+        for variant in sorted(os.listdir(os.path.join(base, scale))):
+            d = os.path.join(base, scale, variant)
+            by_repeat = {}
+            for name in sorted(os.listdir(d)):
+                if name.endswith(".json") and name.startswith("r"):
+                    k = int(name[1:].split("-", 1)[0])
+                    with open(os.path.join(d, name)) as f:
+                        by_repeat.setdefault(k, []).append(json.load(f))
+            raw.setdefault(scale, {})[variant] = [by_repeat[k] for k in sorted(by_repeat)]
+    return raw
+
 
 def find_result(run_jsons, bench):
     for j in run_jsons:
@@ -313,8 +332,9 @@ def report(a, env_text, summary, workloads, claims, plots):
     w_("# AlexStorage vs RocksDB, SQLite, LMDB: %s" % a.run_id)
     w_("")
     w_("Written by `compare/compare.py` from the JSON in `raw/`; every figure is the median of "
-       "%d repeat(s) (stores alternate their order between repeats). Commands: `commands.txt`. "
-       "Environment: `environment.txt`." % a.repeats)
+       "the repeats of its scale (%s; stores alternate their order between repeats). "
+       "Commands: `commands.txt`. Environment: `environment.txt`." % ", ".join(
+           "%s: %d" % (sc, n) for sc, n in a.repeats_by_scale.items()))
     w_("")
     w_("- Scales: %s keys; key 16 bytes, value 100 bytes (db_bench's keys and values); "
        "compression: %s; durability: %s." % (", ".join(a.scales), a.compression,
@@ -324,7 +344,8 @@ def report(a, env_text, summary, workloads, claims, plots):
     w_("- Operation caps: reads, mixed operations and deletes at most %s per run, seeks (each "
        "followed by 100 nexts) at most %s%s; the data set is always the full scale." % (
            fmt_int(READ_CAP), fmt_int(SEEK_CAP),
-           ", synced writes at most %s" % fmt_int(SYNC_CAP) if a.sync else ""))
+           ", synced operations at most %s per benchmark" % fmt_int(a.sync_ops) if a.sync
+           else ""))
     w_("- Latencies are per operation, in nanoseconds, from the driver's histograms (within "
        "1.6%); mean is db_bench's micros/op. Winner: the best store for the row and its factor "
        "over the runner-up.")
@@ -523,7 +544,7 @@ def environment_text(a, raw):
                                                        e.get("online_cores"), e.get("cpu_cache")),
         "memory:      %s" % e.get("memory", ""),
         "kernel:      %s" % e.get("kernel", ""),
-        "filesystem:  %s (%s)" % (e.get("filesystem", ""), a.workdir),
+        "filesystem:  %s (%s)" % (e.get("filesystem", ""), a.workdir or "database directory"),
         "build:       alex_db_bench %s" % e.get("build_type", ""),
         "versions:    %s" % "; ".join("%s %s" % kv for kv in e.get("versions", {}).items()),
         "rocksdb:     %s" % rocksdb_desc(a),
@@ -566,6 +587,8 @@ def main():
     ap.add_argument("--stores", default=",".join(ALL_STORES))
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--sync", action="store_true", help="synced-write variant of the matrix")
+    ap.add_argument("--sync-ops", dest="sync_ops", type=int, default=SYNC_CAP,
+                    help="with --sync: operations per synced benchmark (default %d)" % SYNC_CAP)
     ap.add_argument("--compression", default="none", help="none or lz4 (lmdb/sqlite: none)")
     ap.add_argument("--rocksdb-lib", dest="rocksdb_lib", default="debian",
                     help="debian, release (scripts/build_rocksdb_release.sh), both, or a path")
@@ -577,6 +600,12 @@ def main():
     ap.add_argument("--workdir", help="where the databases live (default: a temporary "
                     "directory under /tmp)")
     ap.add_argument("--quiet", action="store_true", help="do not print the tables at the end")
+    ap.add_argument("--report-only", dest="report_only", action="store_true",
+                    help="run nothing: write report.md, summary.json and the plots again from "
+                    "the raw/ of --out (e.g. after a run was stopped)")
+    ap.add_argument("--add", action="store_true",
+                    help="add this run's scales to the results directory --out names (e.g. a "
+                    "10M run with fewer repeats); the report then covers all of them")
     a = ap.parse_args()
 
     a.scales = [s.strip() for s in a.scales.split(",") if s.strip()]
@@ -590,7 +619,7 @@ def main():
             sys.exit("compare: unknown store %s (known: %s)" % (s, ", ".join(ALL_STORES)))
     if a.repeats < 1:
         sys.exit("compare: --repeats must be >= 1")
-    if not os.access(a.driver, os.X_OK):
+    if not a.report_only and not os.access(a.driver, os.X_OK):
         sys.exit("compare: no driver at %s (build first: scripts/setup.sh)" % a.driver)
     a.release_lib = None
     if a.rocksdb_lib in ("release", "both"):
@@ -607,26 +636,37 @@ def main():
                                   "-" + a.rocksdb_lib if a.rocksdb_lib in ("release", "both")
                                   else "")
     a.out = a.out or os.path.join(ROOT, "results", a.run_id)
+    if os.path.isdir(os.path.join(a.out, "raw")) and not (a.add or a.report_only):
+        sys.exit("compare: %s already holds a run; use another --out, or --add to add scales "
+                 "to it" % a.out)
     os.makedirs(a.out, exist_ok=True)
     tmp = None
-    if not a.workdir:
+    if not a.workdir and not a.report_only:
         tmp = a.workdir = tempfile.mkdtemp(prefix="axs_compare_")
     workloads = SYNC_WORKLOADS if a.sync else WORKLOADS
-    try:
-        m = Matrix(a)
-        raw = m.run()
-    finally:
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
-    with open(os.path.join(a.out, "commands.txt"), "w") as f:
+    # Appended: a directory grown with --add keeps every invocation's commands and machine.
+    with open(os.path.join(a.out, "commands.txt"), "a") as f:
         f.write("# compare/compare.py %s\n" % " ".join(sys.argv[1:]))
-        f.write("\n".join(m.commands) + "\n")
+    if a.report_only:
+        raw = load_raw(a.out)
+    else:
+        try:
+            raw = Matrix(a).run()
+        finally:
+            if tmp:
+                shutil.rmtree(tmp, ignore_errors=True)
     env_text = environment_text(a, raw)
-    with open(os.path.join(a.out, "environment.txt"), "w") as f:
+    with open(os.path.join(a.out, "environment.txt"), "a") as f:
+        f.write("# scales %s\n" % ", ".join(a.scales))
         f.write(env_text)
+    # The report covers every scale the directory holds (this run's, and earlier ones' with
+    # --add).
+    raw = load_raw(a.out)
+    a.scales = list(raw)
+    a.repeats_by_scale = {sc: max(len(r) for r in raw[sc].values()) for sc in raw}
     summary = summarize(raw, workloads)
     with open(os.path.join(a.out, "summary.json"), "w") as f:
-        json.dump({"run_id": a.run_id, "scales": a.scales, "repeats": a.repeats,
+        json.dump({"run_id": a.run_id, "scales": a.scales, "repeats": a.repeats_by_scale,
                    "rocksdb": rocksdb_desc(a), "summary": summary}, f, indent=1)
     with open(os.path.join(HERE, "seed_claims.json")) as f:
         claims = json.load(f)

@@ -63,6 +63,25 @@ def main():
             sys.exit("FAIL: expected 8 raw JSON files, found %d" % len(raw))
         print("ok: report with %d workloads, %d plots, %d raw results" % (
             len(compare.WORKLOADS), len(re.findall(r"!\[", md)), len(raw)))
+
+        # The synced variant: its three write workloads, with 200 synced operations each.
+        sync_out = os.path.join(out, "sync")
+        p = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "compare.py"), "--scales",
+                            "10K", "--repeats", "1", "--stores", "alex,lmdb", "--sync",
+                            "--sync-ops", "200", "--driver", a.driver, "--out", sync_out,
+                            "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if p.returncode != 0:
+            sys.exit("FAIL: compare.py --sync exited %d\n%s" % (p.returncode, p.stderr))
+        with open(os.path.join(sync_out, "report.md")) as f:
+            md = f.read()
+        for w in compare.SYNC_WORKLOADS:
+            if "## " + w["title"] not in md:
+                sys.exit("FAIL: --sync report lacks %s" % w["id"])
+        with open(os.path.join(sync_out, "commands.txt")) as f:
+            cmds = f.read()
+        if cmds.count("--sync ") < 2 or "--writes=200" not in cmds:
+            sys.exit("FAIL: --sync commands do not sync or cap:\n" + cmds)
+        print("ok: --sync report with %d workloads" % len(compare.SYNC_WORKLOADS))
     finally:
         shutil.rmtree(out, ignore_errors=True)
 

@@ -6,10 +6,13 @@ Two checks, each against compare/baseline.json:
 1. Instructions per operation of the core's put, get and scan (compare/gate_ops.c under
    `valgrind --tool=callgrind`): deterministic on one build, so the tolerance is tight (3%).
 2. AlexStorage / RocksDB latency ratios at 100K keys, measured in the same run (alternating
-   stores, the fastest p50 of 7 runs each), so the machine's speed cancels: fillrandom_unique,
-   readrandom, readrandomwriterandom (80/20; its reads), seekrandom (100 nexts). Noisy
-   machines, so 25%, and a ratio that fails is measured again once: it fails the gate only if
-   it fails twice (one burst of load elsewhere on a shared machine is not a regression).
+   stores, the fastest p50 of 7 runs each), so the machine's speed cancels: fillrandom_unique
+   (writes), readrandom (reads), seekrandom (100 nexts). Noisy machines, so 25%, and a ratio
+   that fails is measured again once: it fails the gate only if it fails twice (one burst of
+   load elsewhere on a shared machine is not a regression). readrandomwriterandom is left out:
+   its operations are the same puts and gets, and its ratio moved by up to 30% between quiet
+   runs of one build (RocksDB's read latency in the mix depends on its memtable's random
+   shape), too much for a gate.
 
 A measurement worse than baseline x (1 + tolerance) is a regression. One better than
 baseline x (1 - tolerance) passes, with a note to record the new baseline.
@@ -34,8 +37,7 @@ ROOT = os.path.dirname(HERE)
 BASELINE = os.path.join(HERE, "baseline.json")
 
 # benchmark -> the operation type whose p50 is compared
-RATIO_BENCHMARKS = {"fillrandom_unique": "write", "readrandom": "read",
-                    "readrandomwriterandom": "read", "seekrandom": "seek"}
+RATIO_BENCHMARKS = {"fillrandom_unique": "write", "readrandom": "read", "seekrandom": "seek"}
 GATE_FUNCS = {"put": "gate_puts", "get": "gate_gets", "scan": "gate_scan"}
 
 
@@ -81,8 +83,7 @@ def measure_ratios(driver, repeats, only=None):
                 db = os.path.join(work, store)
                 common = [driver, "--store=" + store, "--db=" + db, "--num=100000", "--seed=1",
                           "--compression_type=none"]
-                for flags in (["--benchmarks=fillrandom_unique,readrandom,readrandomwriterandom",
-                               "--readwritepercent=80"],
+                for flags in (["--benchmarks=fillrandom_unique,readrandom"],
                               ["--use_existing_db", "--benchmarks=seekrandom",
                                "--seek_nexts=100", "--reads=10000"]):
                     jpath = os.path.join(work, "out.json")

@@ -8,8 +8,9 @@ Two checks, each against compare/baseline.json:
 2. AlexStorage / RocksDB latency ratios at 100K keys, measured in the same run (alternating
    stores, the fastest p50 of 7 runs each), so the machine's speed cancels: fillrandom_unique
    (writes), readrandom (reads), seekrandom (100 nexts). Noisy machines, so 25%, and a ratio
-   that fails is measured again once: it fails the gate only if it fails twice (one burst of
-   load elsewhere on a shared machine is not a regression). readrandomwriterandom is left out:
+   that fails is measured again, up to twice: it fails the gate only if it fails three times
+   in a row (a burst of load elsewhere on a shared machine is not a regression; a real one
+   fails every time). readrandomwriterandom is left out:
    its operations are the same puts and gets, and its ratio moved by up to 30% between quiet
    runs of one build (RocksDB's read latency in the mix depends on its memtable's random
    shape), too much for a gate.
@@ -194,11 +195,13 @@ def main():
         title = "AlexStorage / RocksDB p50 latency, 100K keys, fastest of %d runs" % a.repeats
         failed = compare(title, measured["alex_rocksdb_ratio"], base.get("alex_rocksdb_ratio", {}),
                          tol["alex_rocksdb_ratio"], "%.4f")
-        if failed:
+        for attempt in (2, 3):
+            if not failed:
+                break
             print("gate: measuring %s again, to tell a regression from a burst of load"
                   % ", ".join(failed))
             again = measure_ratios(driver, a.repeats, only=set(failed))
-            failed = compare(title + " (second measurement)", again,
+            failed = compare(title + " (measurement %d)" % attempt, again,
                              base.get("alex_rocksdb_ratio", {}), tol["alex_rocksdb_ratio"],
                              "%.4f")
         bad += failed

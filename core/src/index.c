@@ -1444,6 +1444,13 @@ uint64_t axi_cursor_payload(const axi_cursor *cur)
     return ((const data_node *)cur->node)->payloads[cur->slot];
 }
 
+void axi_cursor_set_payload(const axi_cursor *cur, uint64_t payload)
+{
+    /* Only occupied slots' payloads are ever read (gaps copy keys, not payloads), so one
+     * store suffices. The node belongs to the caller's tree, hence the cast. */
+    ((data_node *)(uintptr_t)cur->node)->payloads[cur->slot] = payload;
+}
+
 /* ---- Statistics and invariant checking ----------------------------------------------------- */
 
 static void stats_walk(const node *n, uint32_t depth, axi_stats *s)

@@ -1503,6 +1503,29 @@ uint64_t kix_cursor_loc(const kix *ix, const kix_cursor *c)
     return UINT64_MAX;
 }
 
+void kix_cursor_set_loc(kix *ix, const kix_cursor *c, uint64_t loc)
+{
+    if (!ix || !c || !cur_valid(c) || loc > KIX_LOC_MAX)
+        return;
+    kix_level *L = &ix->root;
+    for (unsigned d = 0; d < c->depth; d++) {
+        if (!c->ac[d].node) {
+            L->shorts[c->pos[d]] = loc;
+            return;
+        }
+        uint64_t p = axi_cursor_payload(&c->ac[d]);
+        if (!is_group(p)) {
+            axi_cursor_set_payload(&c->ac[d], loc);
+            return;
+        }
+        if (!is_level(p)) {
+            ((kix_bucket *)group_ptr(p))->locs[c->pos[d]] = loc;
+            return;
+        }
+        L = group_ptr(p);
+    }
+}
+
 /* ---- Statistics and checking ---------------------------------------------------------------- */
 
 static uint32_t tree_max_bucket(const axi_tree *t)

@@ -134,6 +134,9 @@ bool kix_prev(const kix *ix, kix_cursor *c);
 /* Location of the key under c; UINT64_MAX if c is not on a key (a failed positioning or step
  * leaves c->depth 0). kix_next/kix_prev on such a cursor return false. */
 uint64_t kix_cursor_loc(const kix *ix, const kix_cursor *c);
+/* Replaces the location of the key under a valid cursor (loc <= KIX_LOC_MAX): for moving a
+ * record (compaction). Changes nothing else and invalidates no cursor. */
+void kix_cursor_set_loc(kix *ix, const kix_cursor *c, uint64_t loc);
 
 /* Shape and memory. O(levels + ALEX nodes); not for hot paths. */
 typedef struct kix_stats {

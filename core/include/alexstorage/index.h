@@ -139,6 +139,10 @@ AXS_EXPORT bool axi_prev(axi_cursor *cur);
 /* Key and payload at a valid cursor. */
 AXS_EXPORT uint64_t axi_cursor_key(const axi_cursor *cur);
 AXS_EXPORT uint64_t axi_cursor_payload(const axi_cursor *cur);
+/* Replaces the payload at a valid cursor (the key stays). The cursor must come from a tree the
+ * caller may modify; like any modification, not concurrently with readers of that tree.
+ * Unlike the others, it invalidates no cursor. */
+AXS_EXPORT void axi_cursor_set_payload(const axi_cursor *cur, uint64_t payload);
 
 AXS_EXPORT void axi_get_stats(const axi_tree *tree, axi_stats *stats);
 

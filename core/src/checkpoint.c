@@ -61,7 +61,7 @@ int ckpt_write(axs_db *db, const ckpt_info *info)
     uint8_t hdr[FMT_CKPT_HEADER_SIZE];
     memcpy(hdr, FMT_CKPT_MAGIC, 8);
     const uint8_t *prefix;
-    size_t plen = kix_count(db->index) ? kix_prefix(db->index, &prefix) : 0;
+    size_t plen = kix_count(db_wview(db)->index) ? kix_prefix(db_wview(db)->index, &prefix) : 0;
     uint8_t pbuf[KIX_MAX_PREFIX + 4];
     if (plen)
         memcpy(pbuf, prefix, plen);
@@ -90,14 +90,14 @@ int ckpt_write(axs_db *db, const ckpt_info *info)
     if (!rc)
         rc = ckpt_put_bytes(db, f, &off, pbuf, plen + 4);
     kix_cursor c;
-    bool on = kix_first(db->index, &c);
+    bool on = kix_first(db_wview(db)->index, &c);
     uint64_t written = 0;
     while (!rc && on) {
         uint32_t nb = 0;
         for (; on && nb < FMT_CKPT_BLOCK_LOCS; nb++) {
-            fmt_put64(block + 16 * nb, kix_cursor_loc(db->index, &c));
-            fmt_put64(block + 16 * nb + 8, kix_cursor_root_akey(db->index, &c));
-            on = kix_next(db->index, &c);
+            fmt_put64(block + 16 * nb, kix_cursor_loc(db_wview(db)->index, &c));
+            fmt_put64(block + 16 * nb + 8, kix_cursor_root_akey(db_wview(db)->index, &c));
+            on = kix_next(db_wview(db)->index, &c);
         }
         fmt_put32(block + 16 * nb, fmt_mask_crc(fmt_crc32c(block, 16 * (size_t)nb)));
         rc = ckpt_put_bytes(db, f, &off, block, 16 * (size_t)nb + 4);
@@ -227,7 +227,12 @@ int ckpt_load(axs_db *db, ckpt_info *info)
         uint64_t num = fmt_get64(table + 16 * i);
         log_segment *s = db_segment(db, num);
         if (num >= info->min_live_segment && !s) {
-            result = ckpt_bad(db, "a segment it names is missing");
+            /* A sound checkpoint names it, so it existed and held live data: it was lost.
+             * (Compaction removes only segments below min_live, after the checkpoint.) */
+            info->log_truncated = true;
+            result = db_set_error(db, AXS_ECORRUPT,
+                                  "Corruption: segment %" PRIu64 ", which the checkpoint "
+                                  "names, is missing", num);
             goto out;
         }
         if (s)
@@ -295,7 +300,7 @@ int ckpt_load(axs_db *db, ckpt_info *info)
             goto out;
         }
     }
-    if (kix_bulk_load_hinted(db->index, locs, akeys, info->num_keys, prefix, plen) != AXI_OK) {
+    if (kix_bulk_load_hinted(db->views[0].index, locs, akeys, info->num_keys, prefix, plen) != AXI_OK) {
         result = ckpt_bad(db, "keys are not in order");
         goto out;
     }

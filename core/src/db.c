@@ -11,12 +11,17 @@
  *  - seg->live_bytes is the sum of the sizes of the entries the index points to in seg.
  *  - After a failed sync or a failed append that could not be undone, db->failed is set and
  *    stays set: every later write returns it.
+ *  - Concurrency (docs/concurrency.md): readers use only the view `reading` names, inside a
+ *    read section, and the segment table; the writer (write_mu) changes only the other view,
+ *    and changes a view readers used only after a drain (lr_drain) showed none is left in it.
+ *    A segment leaves the segment table before the drain that precedes its unmapping.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "db_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <lz4.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,18 +83,103 @@ int db_errno_to_code(int neg_errno)
     }
 }
 
+/* The last error message is kept per thread (and per handle): readers run concurrently, and a
+ * message belongs to the call that failed, which returns in the thread that made it. */
+static _Thread_local struct {
+    const axs_db *db;
+    char msg[DB_ERRBUF];
+} last_error;
+
 int db_set_error(axs_db *db, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(db->err, sizeof db->err, fmt, ap);
+    last_error.db = db;
+    vsnprintf(last_error.msg, sizeof last_error.msg, fmt, ap);
     va_end(ap);
     return code;
 }
 
 const char *axs_last_error(axs_db *db)
 {
-    return db ? db->err : "";
+    return db && last_error.db == db ? last_error.msg : "";
+}
+
+/* ---- Read sections (left-right) ------------------------------------------------------------- */
+
+static _Atomic unsigned lr_stripes_handed_out;
+static _Thread_local unsigned lr_stripe_plus_one;
+
+unsigned lr_my_stripe(void)
+{
+    if (!lr_stripe_plus_one)
+        lr_stripe_plus_one = atomic_fetch_add(&lr_stripes_handed_out, 1) % LR_STRIPES + 1;
+    return lr_stripe_plus_one - 1;
+}
+
+static void lr_wait_empty(axs_db *db, int vi)
+{
+    for (unsigned s = 0; s < LR_STRIPES; s++)
+        for (unsigned spins = 0; atomic_load(&db->indicator[vi][s].readers) != 0; spins++)
+            if (spins > 64)
+                sched_yield();
+}
+
+/* Returns once no reader can still be reading the view that was `reading` before the writer's
+ * last flip: readers that arrived before the flip arrived at the old indicator, which is
+ * emptied after new readers are sent to the other one (Ramalhete and Correia's left-right). */
+static void lr_drain(axs_db *db)
+{
+    int prev = atomic_load(&db->arrive_at), next = 1 - prev;
+    lr_wait_empty(db, next);
+    atomic_store(&db->arrive_at, next);
+    lr_wait_empty(db, prev);
+}
+
+/* A change of the views, applied once per view. first is true for the first view (the one
+ * readers do not see yet); shared bookkeeping (live bytes, statistics) is done then only. */
+typedef int (*db_change_fn)(axs_db *db, db_view *v, void *arg, bool first);
+
+static void db_collect_versions(axs_db *db, db_view *v)
+{
+    if (v->versions && !vs_empty(v->versions))
+        vs_collect(v->versions, db->pub_any, db->pub_oldest);
+}
+
+/*
+ * Publishes a change: applies it to the view readers do not use, makes that view the one they
+ * use, waits until none is left in the other, and applies it there too. Caller holds write_mu.
+ * The snapshot bounds the change records versions against are read once, under snap_mu, and
+ * held until the flip, so a snapshot taken meanwhile sees either none or all of the change
+ * with its versions. If applying fails (memory), the views may differ: the failed view is
+ * never shown to readers, and the database refuses writes from then on (reopen recovers).
+ */
+static int db_publish(axs_db *db, db_change_fn fn, void *arg)
+{
+    int r = atomic_load(&db->reading), w = 1 - r;
+    pthread_mutex_lock(&db->snap_mu);
+    db->pub_any = db->snap_oldest != NULL;
+    db->pub_oldest = db->snap_oldest ? db->snap_oldest->seq : 0;
+    db->pub_newest = db->snap_newest ? db->snap_newest->seq : 0;
+    db_collect_versions(db, &db->views[w]);
+    int rc = fn(db, &db->views[w], arg, true);
+    db->views[w].mod_count++;
+    if (!rc)
+        atomic_store(&db->reading, w);
+    pthread_mutex_unlock(&db->snap_mu);
+    if (rc) {
+        db->failed = rc;
+        return db_set_error(db, rc, "out of memory updating the index; reopen to recover");
+    }
+    lr_drain(db);
+    db_collect_versions(db, &db->views[r]);
+    rc = fn(db, &db->views[r], arg, false);
+    db->views[r].mod_count++;
+    if (rc) {
+        db->failed = rc;
+        return db_set_error(db, rc, "out of memory updating the index; reopen to recover");
+    }
+    return AXS_OK;
 }
 
 void axs_options_init(axs_options *o)
@@ -100,6 +190,7 @@ void axs_options_init(axs_options *o)
     o->paranoid_checks = true;
     o->compression = AXS_COMPRESSION_NONE;
     o->segment_size = DB_DEFAULT_SEGMENT_SIZE;
+    o->compaction_garbage_ratio = DB_DEFAULT_GARBAGE_RATIO;
 }
 
 void axs_write_options_init(axs_write_options *o)
@@ -120,14 +211,35 @@ void axs_read_options_init(axs_read_options *o)
 
 log_segment *db_segment(const axs_db *db, uint64_t number)
 {
-    if (number < db->seg_base || number - db->seg_base >= db->seg_count)
+    if (number > FMT_LOC_MAX_SEGMENT)
         return NULL;
-    return db->segs[number - db->seg_base];
+    segtab_chunk *c = atomic_load_explicit(&db->segtab[number >> SEGTAB_CHUNK_BITS],
+                                           memory_order_acquire);
+    return c ? atomic_load_explicit(&c->seg[number & (SEGTAB_CHUNK - 1)], memory_order_acquire)
+             : NULL;
 }
 
-/* Adds an open segment to the table, growing it as needed. */
+/* Sets the readers' table entry of segment number (seg, or NULL to remove it). */
+static int db_segtab_set(axs_db *db, uint64_t number, log_segment *seg)
+{
+    _Atomic(segtab_chunk *) *slot = &db->segtab[number >> SEGTAB_CHUNK_BITS];
+    segtab_chunk *c = atomic_load_explicit(slot, memory_order_relaxed);
+    if (!c) {
+        if (!seg)
+            return AXS_OK;
+        if (!(c = calloc(1, sizeof *c)))
+            return AXS_ENOMEM;
+        atomic_store_explicit(slot, c, memory_order_release);
+    }
+    atomic_store_explicit(&c->seg[number & (SEGTAB_CHUNK - 1)], seg, memory_order_release);
+    return AXS_OK;
+}
+
+/* Adds an open segment to the tables, growing the writer's as needed. */
 static int db_add_segment(axs_db *db, log_segment *seg)
 {
+    if (seg->number > FMT_LOC_MAX_SEGMENT)
+        return AXS_ENOMEM;
     if (db->seg_count == 0)
         db->seg_base = seg->number;
     if (seg->number < db->seg_base) {
@@ -151,8 +263,20 @@ static int db_add_segment(axs_db *db, log_segment *seg)
         db->segs = s;
         db->seg_count = n;
     }
+    if (db_segtab_set(db, seg->number, seg) != AXS_OK)
+        return AXS_ENOMEM;
     db->segs[idx] = seg;
+    db->log_bytes += seg->size;
     return AXS_OK;
+}
+
+/* The oldest open segment's number (0 if none). */
+static uint64_t db_first_segment_number(const axs_db *db)
+{
+    for (size_t i = 0; i < db->seg_count; i++)
+        if (db->segs[i])
+            return db->seg_base + i;
+    return 0;
 }
 
 static uint64_t db_last_segment_number(const axs_db *db)
@@ -234,11 +358,22 @@ static int db_index_create(axs_db *db, kix **out)
     return AXS_OK;
 }
 
+void db_pin(log_segment *seg)
+{
+    atomic_fetch_add(&seg->pin_state, 1);
+}
+
 void db_unpin(axs_db *db, log_segment *seg)
 {
-    if (!seg)
-        return;
-    if (--seg->pins == 0 && seg->obsolete)
+    if (seg && atomic_fetch_sub(&seg->pin_state, 1) == (LOG_OBSOLETE | 1))
+        log_segment_close(db->io, seg);
+}
+
+/* Takes seg out of use after compaction removed it from both tables and drained the readers:
+ * closed now, or by the last db_unpin. */
+static void db_retire_segment(axs_db *db, log_segment *seg)
+{
+    if (atomic_fetch_or(&seg->pin_state, LOG_OBSOLETE) == 0)
         log_segment_close(db->io, seg);
 }
 
@@ -253,19 +388,36 @@ static void db_forget_entry(axs_db *db, uint64_t loc)
     const uint8_t *p = seg->map + fmt_loc_offset(loc);
     uint64_t size = fmt_entry_size(fmt_get32(p + 8), fmt_get32(p + 12));
     seg->live_bytes -= size <= seg->live_bytes ? size : seg->live_bytes;
+    db->live_bytes -= size <= db->live_bytes ? size : db->live_bytes;
 }
 
-/* Removes every key in [e->key, e->value) from the index, recording old states for live
+static void db_count_entry(axs_db *db, log_segment *seg, uint64_t size)
+{
+    seg->live_bytes += size;
+    db->live_bytes += size;
+}
+
+/* Records, for live snapshots, that the write numbered seq replaced key's state. */
+static int db_record_version(axs_db *db, db_view *v, const void *key, size_t klen, uint64_t seq,
+                             uint64_t old)
+{
+    if (!db->pub_any)
+        return AXS_OK;
+    return vs_record(v->versions, key, klen, seq, old, db->pub_newest);
+}
+
+/* Removes every key in [e->key, e->value) from view v's index, recording old states for live
  * snapshots. Locations are gathered first: deleting invalidates the cursor. */
-static int db_apply_range_delete(axs_db *db, const fmt_entry *e, uint64_t seq)
+static int db_apply_range_delete(axs_db *db, db_view *v, const fmt_entry *e, uint64_t seq,
+                                 bool account)
 {
     if (kix_key_cmp(e->key, e->klen, e->value, e->vlen_stored) >= 0)
         return AXS_OK;
     uint64_t *locs = NULL;
     size_t n = 0, cap = 0;
     kix_cursor c;
-    for (bool on = kix_seek(db->index, e->key, e->klen, &c); on; on = kix_next(db->index, &c)) {
-        uint64_t loc = kix_cursor_loc(db->index, &c);
+    for (bool on = kix_seek(v->index, e->key, e->klen, &c); on; on = kix_next(v->index, &c)) {
+        uint64_t loc = kix_cursor_loc(v->index, &c);
         fmt_entry k;
         if (db_entry_at(db, loc, false, &k) != AXS_OK) {
             free(locs);
@@ -290,23 +442,24 @@ static int db_apply_range_delete(axs_db *db, const fmt_entry *e, uint64_t seq)
         fmt_entry k;
         uint64_t old;
         db_entry_at(db, locs[i], false, &k); /* readable: checked above */
-        if (!kix_delete(db->index, k.key, k.klen, &old))
+        if (!kix_delete(v->index, k.key, k.klen, &old))
             continue;
-        if (db->snap_newest &&
-            vs_record(db->versions, k.key, k.klen, seq, old, db->snap_newest->seq) != AXS_OK)
-            rc = AXS_ENOMEM;
-        db_forget_entry(db, old);
+        rc = db_record_version(db, v, k.key, k.klen, seq, old);
+        if (account)
+            db_forget_entry(db, old);
     }
     free(locs);
     return rc;
 }
 
-/* Applies the entries of a validated record at seg/offset to the index. */
-static int db_apply_record(axs_db *db, log_segment *seg, uint64_t offset, const fmt_record *r)
+/* Applies the entries of a validated record at seg/offset to view v's index; with account,
+ * also to the live-byte accounting and the sequence number. */
+static int db_apply_record(axs_db *db, db_view *v, log_segment *seg, uint64_t offset,
+                           const fmt_record *r, bool account)
 {
     if (r->type == FMT_RECORD_SEAL) {
-        if (r->sequence > db->last_sequence)
-            db->last_sequence = r->sequence;
+        if (r->sequence > v->seq)
+            v->seq = r->sequence;
         return AXS_OK;
     }
     uint64_t off = offset + FMT_RECORD_HEADER_SIZE;
@@ -317,7 +470,7 @@ static int db_apply_record(axs_db *db, log_segment *seg, uint64_t offset, const 
         uint64_t old;
         bool had;
         if (e.type == FMT_ENTRY_DELETE_RANGE) {
-            int rc = db_apply_range_delete(db, &e, r->sequence + i);
+            int rc = db_apply_range_delete(db, v, &e, r->sequence + i, account);
             if (rc)
                 return rc;
             off += size;
@@ -325,30 +478,32 @@ static int db_apply_record(axs_db *db, log_segment *seg, uint64_t offset, const 
         }
         bool changed = true;
         if (e.type == FMT_ENTRY_PUT) {
-            int rc = kix_put(db->index, e.key, e.klen, fmt_loc(seg->number, off), &old, &had);
+            int rc = kix_put(v->index, e.key, e.klen, fmt_loc(seg->number, off), &old, &had);
             if (rc != AXI_OK)
                 return AXS_ENOMEM;
-            if (had)
+            if (account) {
+                if (had)
+                    db_forget_entry(db, old);
+                db_count_entry(db, seg, size);
+            }
+        } else if ((had = kix_delete(v->index, e.key, e.klen, &old))) {
+            if (account)
                 db_forget_entry(db, old);
-            seg->live_bytes += size;
-        } else if ((had = kix_delete(db->index, e.key, e.klen, &old))) {
-            db_forget_entry(db, old);
         } else {
             changed = false; /* deleting a missing key changes nothing a snapshot could see */
         }
-        /* A live snapshot may still need the state this entry replaced (snapshot.h). */
-        if (changed && db->snap_newest &&
-            vs_record(db->versions, e.key, e.klen, r->sequence + i, had ? old : VS_ABSENT,
-                      db->snap_newest->seq) != AXS_OK)
+        /* A live snapshot may still need the state this entry replaced (snapshot.h). A
+         * COMPACTED record only moves values, which no snapshot can tell. */
+        if (changed && r->type == FMT_RECORD_WRITE &&
+            db_record_version(db, v, e.key, e.klen, r->sequence + i, had ? old : VS_ABSENT))
             return AXS_ENOMEM;
         off += size;
     }
     /* WRITE records number their entries; a COMPACTED record carries the last sequence
      * number at the time of the compaction, which numbering must never fall below. */
     uint64_t last = r->type == FMT_RECORD_WRITE ? r->sequence + r->count - 1 : r->sequence;
-    if (last > db->last_sequence)
-        db->last_sequence = last;
-    db->mod_count++;
+    if (last > v->seq)
+        v->seq = last;
     return AXS_OK;
 }
 
@@ -356,7 +511,7 @@ static int recovery_record(void *arg, log_segment *seg, uint64_t offset, const f
 {
     axs_db *db = arg;
     db->st.recovered_records++;
-    return db_apply_record(db, seg, offset, r);
+    return db_apply_record(db, &db->views[0], seg, offset, r, true);
 }
 
 /* ---- The write path ---------------------------------------------------------------------------- */
@@ -381,7 +536,7 @@ static int db_reserve_wbuf(axs_db *db, size_t need)
 static int db_seal(axs_db *db, log_segment *seg)
 {
     uint8_t rec[FMT_RECORD_HEADER_SIZE];
-    fmt_record_header_encode(rec, FMT_RECORD_SEAL, 0, db->last_sequence, sizeof rec, 0);
+    fmt_record_header_encode(rec, FMT_RECORD_SEAL, 0, db_wview(db)->seq, sizeof rec, 0);
     int rc = log_append(db->io, seg, rec, sizeof rec);
     if (rc) {
         if (db->io->truncate(db->io->ctx, seg->file, seg->size) != 0)
@@ -390,6 +545,8 @@ static int db_seal(axs_db *db, log_segment *seg)
                             ": %s", seg->number, strerror(-rc));
     }
     seg->sealed = true; /* even if the sync fails: nothing may follow the SEAL */
+    db->log_bytes += sizeof rec;
+    db->segments_sealed++;
     rc = db->io->sync(db->io->ctx, seg->file);
     if (rc) {
         db->failed = AXS_EIO;
@@ -443,8 +600,10 @@ static int db_append(axs_db *db, size_t len)
     log_segment *seg = db->active;
     uint64_t at = seg->size;
     int rc = log_append(db->io, seg, db->wbuf, len);
-    if (!rc)
+    if (!rc) {
+        db->log_bytes += len;
         return AXS_OK;
+    }
     if (db->io->truncate(db->io->ctx, seg->file, at) != 0)
         db->failed = AXS_EIO;
     seg->size = at;
@@ -452,37 +611,6 @@ static int db_append(axs_db *db, size_t len)
         seg->written_back = at;
     return db_set_error(db, db_errno_to_code(rc), "IO error: append to segment %" PRIu64 ": %s",
                         seg->number, strerror(-rc));
-}
-
-/*
- * Appends the record assembled in db->wbuf (length len, padding included) and applies it:
- * one write_at, the sync if asked for, then the index. On an append failure the segment is
- * cut back to its old size; if even that fails the database is marked failed.
- */
-static int db_commit(axs_db *db, const axs_write_options *wo, size_t len, const fmt_record *r)
-{
-    log_segment *seg = db->active;
-    uint64_t at = seg->size;
-    int rc = db_append(db, len);
-    if (rc)
-        return rc;
-    if (wo && wo->sync) {
-        db->st.syncs++;
-        rc = db->io->sync(db->io->ctx, seg->file);
-        if (rc) {
-            db->failed = AXS_EIO;
-            return db_set_error(db, AXS_EIO, "IO error: sync of segment %" PRIu64 ": %s",
-                                seg->number, strerror(-rc));
-        }
-    }
-    rc = db_apply_record(db, seg, at, r);
-    if (rc) {
-        /* The log holds the record but the index could not take it: refuse further writes;
-         * a reopen replays the log and recovers. */
-        db->failed = rc;
-        return db_set_error(db, rc, "out of memory updating the index; reopen to recover");
-    }
-    return AXS_OK;
 }
 
 static int db_check_writable(axs_db *db)
@@ -520,6 +648,199 @@ static size_t entry_room(uint32_t klen, uint32_t vlen)
     return FMT_ENTRY_HEADER_SIZE + klen + (size_t)LZ4_compressBound((int)vlen) + 4 + vlen;
 }
 
+static void db_compaction_check(axs_db *db);
+static int db_compaction_start(axs_db *db);
+static void db_compaction_stop(axs_db *db);
+
+/* ---- Group commit ------------------------------------------------------------------------------ */
+
+#define DB_GROUP_MAX_BYTES (1u << 20) /* a group stops growing at this many bytes */
+
+/* The records of a commit group, as placed in db->wbuf and appended at seg/at. */
+typedef struct db_group {
+    db_writer *first, *last;
+    log_segment *seg;
+    uint64_t at;
+    size_t n;
+    size_t *offsets;   /* record i starts at at + offsets[i] */
+    fmt_record *recs;
+} db_group;
+
+static int group_apply(axs_db *db, db_view *v, void *arg, bool first)
+{
+    db_group *g = arg;
+    for (size_t i = 0; i < g->n; i++) {
+        int rc = db_apply_record(db, v, g->seg, g->at + g->offsets[i], &g->recs[i], first);
+        if (rc)
+            return rc;
+    }
+    return AXS_OK;
+}
+
+static size_t writer_bytes(const db_writer *w)
+{
+    return (size_t)fmt_align(FMT_RECORD_HEADER_SIZE + w->len);
+}
+
+/*
+ * Commits the writers first..last (the queue's head group) as one append of their records,
+ * numbered in queue order, one fdatasync if any of them asked for one, and one publication of
+ * the index change. Caller holds write_mu. Returns the result every writer of the group gets.
+ */
+static int db_commit_group(axs_db *db, db_writer *first, db_writer *last)
+{
+    int rc = db_check_writable(db);
+    if (rc)
+        return rc;
+    size_t n = 0, total = 0;
+    bool sync = false;
+    for (db_writer *w = first;; w = w->next) {
+        n++;
+        total += writer_bytes(w);
+        sync |= w->sync;
+        if (w == last)
+            break;
+    }
+    /* A group of a few writers (the usual case) needs no allocation. */
+    size_t offsets_small[16];
+    fmt_record recs_small[16];
+    bool small = n <= 16;
+    db_group g = {first, last, NULL, 0, n, small ? offsets_small : malloc(n * sizeof(size_t)),
+                  small ? recs_small : malloc(n * sizeof(fmt_record))};
+    if (!g.offsets || !g.recs || (rc = db_reserve_wbuf(db, total)) != AXS_OK) {
+        if (!small) {
+            free(g.offsets);
+            free(g.recs);
+        }
+        return AXS_ENOMEM;
+    }
+    uint64_t seq = db_wview(db)->seq + 1;
+    size_t off = 0, i = 0;
+    for (db_writer *w = first;; w = w->next, i++) {
+        fmt_record r = {FMT_RECORD_WRITE, w->count, seq,
+                        (uint32_t)(FMT_RECORD_HEADER_SIZE + w->len)};
+        fmt_record_header_encode(db->wbuf + off, r.type, r.count, r.sequence, r.length, w->crcs);
+        memcpy(db->wbuf + off + FMT_RECORD_HEADER_SIZE, w->payload, w->len);
+        size_t padded = writer_bytes(w);
+        memset(db->wbuf + off + r.length, 0, padded - r.length);
+        g.offsets[i] = off;
+        g.recs[i] = r;
+        off += padded;
+        seq += w->count;
+        if (w == last)
+            break;
+    }
+    rc = db_make_room(db, total);
+    if (!rc) {
+        g.seg = db->active;
+        g.at = g.seg->size;
+        rc = db_append(db, total);
+    }
+    if (!rc && sync) {
+        db->st.syncs++;
+        int src = db->io->sync(db->io->ctx, g.seg->file);
+        if (src) {
+            db->failed = AXS_EIO;
+            rc = db_set_error(db, AXS_EIO, "IO error: sync of segment %" PRIu64 ": %s",
+                              g.seg->number, strerror(-src));
+        }
+    }
+    if (!rc)
+        rc = db_publish(db, group_apply, &g);
+    if (!rc) {
+        db->st.commit_groups++;
+        for (db_writer *w = first;; w = w->next) {
+            if (w->sync)
+                db->st.synced_writes++;
+            if (w->kind == DB_WRITE_PUT)
+                db->st.puts++;
+            else if (w->kind == DB_WRITE_DELETE)
+                db->st.deletes++;
+            else
+                db->st.batches++;
+            if (w == last)
+                break;
+        }
+        db_compaction_check(db);
+    }
+    if (!small) {
+        free(g.offsets);
+        free(g.recs);
+    }
+    return rc;
+}
+
+/*
+ * Queues w and waits. The writer at the head of the queue leads: it takes the writers queued
+ * behind it (up to DB_GROUP_MAX_BYTES; a writer asking for sync does not join a group that
+ * would not sync), commits them as one group under write_mu while others keep queueing, hands
+ * each its result, and wakes the next head. Writers are committed in queue order.
+ */
+static int db_submit(axs_db *db, db_writer *w)
+{
+    pthread_cond_init(&w->cv, NULL);
+    w->done = false;
+    w->next = NULL;
+    pthread_mutex_lock(&db->queue_mu);
+    if (db->queue_tail)
+        db->queue_tail->next = w;
+    else
+        db->queue_head = w;
+    db->queue_tail = w;
+    while (!w->done && db->queue_head != w)
+        pthread_cond_wait(&w->cv, &db->queue_mu);
+    if (w->done) {
+        pthread_mutex_unlock(&db->queue_mu);
+        pthread_cond_destroy(&w->cv);
+        return w->rc;
+    }
+    db_writer *last = w;
+    size_t bytes = writer_bytes(w);
+    size_t limit = DB_GROUP_MAX_BYTES;
+    if (limit > db->opts.segment_size / 2)
+        limit = (size_t)db->opts.segment_size / 2;
+    for (db_writer *x = w->next; x; x = x->next) {
+        if ((x->sync && !w->sync) || bytes + writer_bytes(x) > limit)
+            break;
+        bytes += writer_bytes(x);
+        last = x;
+    }
+    pthread_mutex_unlock(&db->queue_mu);
+
+    pthread_mutex_lock(&db->write_mu);
+    int rc = db_commit_group(db, w, last);
+    char msg[DB_ERRBUF];
+    if (rc)
+        snprintf(msg, sizeof msg, "%s", axs_last_error(db));
+    pthread_mutex_unlock(&db->write_mu);
+
+    pthread_mutex_lock(&db->queue_mu);
+    db_writer *x = w;
+    for (;;) {
+        db_writer *next = x->next; /* x may be gone once done is set */
+        bool is_last = x == last;
+        if (x != w) {
+            x->rc = rc;
+            x->done = true;
+            pthread_cond_signal(&x->cv);
+        }
+        if (is_last) {
+            db->queue_head = next;
+            break;
+        }
+        x = next;
+    }
+    if (!db->queue_head)
+        db->queue_tail = NULL;
+    else
+        pthread_cond_signal(&db->queue_head->cv);
+    pthread_mutex_unlock(&db->queue_mu);
+    pthread_cond_destroy(&w->cv);
+    if (rc)
+        db_set_error(db, rc, "%s", msg);
+    return rc;
+}
+
 static int db_write_one(axs_db *db, const axs_write_options *wo, uint8_t type, const void *key,
                         size_t klen, const void *value, size_t vlen)
 {
@@ -531,30 +852,29 @@ static int db_write_one(axs_db *db, const axs_write_options *wo, uint8_t type, c
     if (vlen > AXS_MAX_VALUE_LEN)
         return db_set_error(db, AXS_EINVAL, "Invalid argument: value of %zu bytes exceeds %u",
                             vlen, AXS_MAX_VALUE_LEN);
-    pthread_mutex_lock(&db->mu);
-    int rc = db_check_writable(db);
-    if (!rc)
-        rc = db_reserve_wbuf(db, FMT_RECORD_HEADER_SIZE + entry_room((uint32_t)klen,
-                                                                     (uint32_t)vlen) + 8);
-    if (!rc) {
-        uint32_t crc;
-        size_t esize = db_encode_entry(&db->opts, db->wbuf + FMT_RECORD_HEADER_SIZE, type, key,
-                                       (uint32_t)klen, value, (uint32_t)vlen, &crc);
-        uint8_t crcb[4];
-        fmt_put32(crcb, crc);
-        fmt_record r = {FMT_RECORD_WRITE, 1, db->last_sequence + 1,
-                        (uint32_t)(FMT_RECORD_HEADER_SIZE + esize)};
-        fmt_record_header_encode(db->wbuf, r.type, 1, r.sequence, r.length,
-                                 fmt_crc32c(crcb, 4));
-        size_t total = (size_t)fmt_align(r.length);
-        memset(db->wbuf + r.length, 0, total - r.length);
-        rc = db_make_room(db, total);
-        if (!rc)
-            rc = db_commit(db, wo, total, &r);
-        if (!rc)
-            type == FMT_ENTRY_PUT ? db->st.puts++ : db->st.deletes++;
-    }
-    pthread_mutex_unlock(&db->mu);
+    if (db->opts.read_only)
+        return db_set_error(db, AXS_EREADONLY, "Not supported: database is open read-only");
+    /* The entry is encoded (and compressed, and checksummed) here, by the writing thread,
+     * outside every lock. */
+    uint8_t stack[1024];
+    size_t room = entry_room((uint32_t)klen, (uint32_t)vlen);
+    uint8_t *buf = room <= sizeof stack ? stack : malloc(room);
+    if (!buf)
+        return AXS_ENOMEM;
+    uint32_t crc;
+    db_writer w = {0};
+    w.len = db_encode_entry(&db->opts, buf, type, key, (uint32_t)klen, value, (uint32_t)vlen,
+                            &crc);
+    uint8_t crcb[4];
+    fmt_put32(crcb, crc);
+    w.payload = buf;
+    w.count = 1;
+    w.crcs = fmt_crc32c(crcb, 4);
+    w.kind = type == FMT_ENTRY_PUT ? DB_WRITE_PUT : DB_WRITE_DELETE;
+    w.sync = wo && wo->sync;
+    int rc = db_submit(db, &w);
+    if (buf != stack)
+        free(buf);
     return rc;
 }
 
@@ -584,30 +904,22 @@ int axs_write(axs_db *db, const axs_write_options *wopts, const axs_batch *b)
     if (b->len + FMT_RECORD_HEADER_SIZE > UINT32_MAX - 8)
         return db_set_error(db, AXS_EINVAL, "Invalid argument: batch of %zu bytes is too large",
                             b->len);
-    pthread_mutex_lock(&db->mu);
-    int rc = db_check_writable(db);
-    if (!rc && b->count == 0) {
-        pthread_mutex_unlock(&db->mu);
-        return AXS_OK;
+    if (db->opts.read_only)
+        return db_set_error(db, AXS_EREADONLY, "Not supported: database is open read-only");
+    if (b->count == 0) {
+        pthread_mutex_lock(&db->write_mu);
+        int rc = db_check_writable(db);
+        pthread_mutex_unlock(&db->write_mu);
+        return rc;
     }
-    if (!rc)
-        rc = db_reserve_wbuf(db, FMT_RECORD_HEADER_SIZE + b->len + 8);
-    if (!rc) {
-        fmt_record r = {FMT_RECORD_WRITE, b->count, db->last_sequence + 1,
-                        (uint32_t)(FMT_RECORD_HEADER_SIZE + b->len)};
-        memcpy(db->wbuf + FMT_RECORD_HEADER_SIZE, b->data, b->len);
-        fmt_record_header_encode(db->wbuf, r.type, r.count, r.sequence, r.length,
-                                 b->entry_crcs);
-        size_t total = (size_t)fmt_align(r.length);
-        memset(db->wbuf + r.length, 0, total - r.length);
-        rc = db_make_room(db, total);
-        if (!rc)
-            rc = db_commit(db, wopts, total, &r);
-        if (!rc)
-            db->st.batches++;
-    }
-    pthread_mutex_unlock(&db->mu);
-    return rc;
+    db_writer w = {0};
+    w.payload = b->data;
+    w.len = b->len;
+    w.count = b->count;
+    w.crcs = b->entry_crcs;
+    w.kind = DB_WRITE_BATCH;
+    w.sync = wopts && wopts->sync;
+    return db_submit(db, &w);
 }
 
 /* ---- Batches ------------------------------------------------------------------------------------ */
@@ -690,16 +1002,15 @@ int axs_batch_delete_range(axs_batch *b, const void *begin, size_t blen, const v
 
 /* ---- Reads ----------------------------------------------------------------------------------- */
 
-/* Finds key and, on a hit, its value: *value points into the mapping, or into *buf (grown as
- * needed, the caller frees it) for a compressed value. *loc is the entry's location. Caller
- * holds the lock; the value pointer is valid while it does (or while the segment is pinned). */
-static int db_read_locked(axs_db *db, const axs_read_options *ro, const void *key, size_t klen,
-                          bool *found, uint64_t *loc, uint8_t **buf, const uint8_t **value,
-                          size_t *vlen)
+/* Finds key in view v and, on a hit, its value: *value points into the mapping, or into *buf
+ * (grown as needed, the caller frees it) for a compressed value or a copied old version. *loc
+ * is the entry's location (VS_ABSENT for a copy). Called inside a read section; the value
+ * pointer stays valid until the section ends (or while its segment is pinned). */
+static int db_read_view(axs_db *db, const db_view *v, const axs_read_options *ro,
+                        const void *key, size_t klen, bool *found, uint64_t *loc, uint8_t **buf,
+                        const uint8_t **value, size_t *vlen)
 {
     *found = false;
-    if ((!key && klen) || klen > AXS_MAX_KEY_LEN)
-        return AXS_EINVAL;
 #ifdef ALEXSTORAGE_GATE_SLOWDOWN
     /* A deliberate slowdown for the performance gate's self-test (compare/CMakeLists.txt
      * builds a copy of the core with it; the gate must fail on that copy). Never defined in
@@ -707,9 +1018,8 @@ static int db_read_locked(axs_db *db, const axs_read_options *ro, const void *ke
     for (volatile int spin = 0; spin < 64; spin++) {
     }
 #endif
-    db->st.gets++;
     const axs_snapshot *snap = ro ? ro->snapshot : NULL;
-    const vs_version *ver = snap ? vs_lookup(db->versions, key, klen, snap->seq) : NULL;
+    const vs_version *ver = snap ? vs_lookup(v->versions, key, klen, snap->seq) : NULL;
     if (ver && ver->loc == VS_ABSENT && !ver->copied)
         return AXS_OK;
     if (ver && ver->copied) {
@@ -725,7 +1035,7 @@ static int db_read_locked(axs_db *db, const axs_read_options *ro, const void *ke
     }
     if (ver)
         *loc = ver->loc;
-    else if (!kix_get(db->index, key, klen, loc))
+    else if (!kix_get(v->index, key, klen, loc))
         return AXS_OK;
     fmt_entry e;
     int rc = db_entry_at(db, *loc, ro ? ro->verify_checksums : true, &e);
@@ -736,19 +1046,33 @@ static int db_read_locked(axs_db *db, const axs_read_options *ro, const void *ke
     return rc;
 }
 
+static int db_check_read(const axs_read_options *ro, const void *key, size_t klen)
+{
+    if ((!key && klen) || klen > AXS_MAX_KEY_LEN)
+        return AXS_EINVAL;
+    (void)ro;
+    return AXS_OK;
+}
+
 int axs_get(axs_db *db, const axs_read_options *ropts, const void *key, size_t klen, void *buf,
             size_t buf_len, size_t *vlen, bool *found)
 {
     if (!db || !vlen || !found || (!buf && buf_len))
         return AXS_EINVAL;
+    *found = false;
+    int rc = db_check_read(ropts, key, klen);
+    if (rc)
+        return rc;
     uint8_t *tmp = NULL;
     const uint8_t *v;
     uint64_t loc;
-    pthread_mutex_lock(&db->mu);
-    int rc = db_read_locked(db, ropts, key, klen, found, &loc, &tmp, &v, vlen);
+    lr_slot *slot;
+    const db_view *view = lr_enter(db, &slot);
+    atomic_fetch_add_explicit(&slot->gets, 1, memory_order_relaxed);
+    rc = db_read_view(db, view, ropts, key, klen, found, &loc, &tmp, &v, vlen);
     if (*found && buf_len)
         memcpy(buf, v, *vlen < buf_len ? *vlen : buf_len);
-    pthread_mutex_unlock(&db->mu);
+    lr_leave(slot);
     free(tmp);
     return rc;
 }
@@ -759,11 +1083,17 @@ int axs_get_alloc(axs_db *db, const axs_read_options *ropts, const void *key, si
     if (!db || !value || !vlen || !found)
         return AXS_EINVAL;
     *value = NULL;
+    *found = false;
+    int rc = db_check_read(ropts, key, klen);
+    if (rc)
+        return rc;
     uint8_t *tmp = NULL;
     const uint8_t *v;
     uint64_t loc;
-    pthread_mutex_lock(&db->mu);
-    int rc = db_read_locked(db, ropts, key, klen, found, &loc, &tmp, &v, vlen);
+    lr_slot *slot;
+    const db_view *view = lr_enter(db, &slot);
+    atomic_fetch_add_explicit(&slot->gets, 1, memory_order_relaxed);
+    rc = db_read_view(db, view, ropts, key, klen, found, &loc, &tmp, &v, vlen);
     if (*found) {
         if (v == tmp) {
             *value = (char *)tmp; /* the decompression buffer becomes the caller's */
@@ -775,7 +1105,7 @@ int axs_get_alloc(axs_db *db, const axs_read_options *ropts, const void *key, si
             *found = false;
         }
     }
-    pthread_mutex_unlock(&db->mu);
+    lr_leave(slot);
     free(tmp);
     return rc;
 }
@@ -786,24 +1116,30 @@ int axs_get_pinned(axs_db *db, const axs_read_options *ropts, const void *key, s
     if (!db || !pin || !found)
         return AXS_EINVAL;
     *pin = NULL;
+    *found = false;
+    int rc = db_check_read(ropts, key, klen);
+    if (rc)
+        return rc;
     axs_pinned *p = calloc(1, sizeof *p);
     if (!p)
         return AXS_ENOMEM;
     const uint8_t *v;
     uint64_t loc;
-    pthread_mutex_lock(&db->mu);
-    int rc = db_read_locked(db, ropts, key, klen, found, &loc, &p->owned, &v, &p->len);
+    lr_slot *slot;
+    const db_view *view = lr_enter(db, &slot);
+    atomic_fetch_add_explicit(&slot->gets, 1, memory_order_relaxed);
+    rc = db_read_view(db, view, ropts, key, klen, found, &loc, &p->owned, &v, &p->len);
     if (*found) {
         p->db = db;
         p->data = v;
         if (!p->owned) { /* a view into the mapping: keep the segment mapped */
             p->seg = db_segment(db, fmt_loc_segment(loc));
-            p->seg->pins++;
+            db_pin(p->seg);
         }
         *pin = p;
         p = NULL;
     }
-    pthread_mutex_unlock(&db->mu);
+    lr_leave(slot);
     if (p) {
         free(p->owned);
         free(p);
@@ -827,11 +1163,7 @@ void axs_pinned_release(axs_pinned *pin)
 {
     if (!pin)
         return;
-    if (pin->seg) {
-        pthread_mutex_lock(&pin->db->mu);
-        db_unpin(pin->db, pin->seg);
-        pthread_mutex_unlock(&pin->db->mu);
-    }
+    db_unpin(pin->db, pin->seg);
     free(pin->owned);
     free(pin);
 }
@@ -945,19 +1277,32 @@ static void db_free(axs_db *db)
 {
     if (!db)
         return;
-    kix_destroy(db->index);
+    for (int i = 0; i < 2; i++) {
+        kix_destroy(db->views[i].index);
+        vs_destroy(db->views[i].versions);
+    }
     /* Snapshots the caller failed to release (db.h asks them to): freed with the handle. */
     for (axs_snapshot *sn = db->snap_oldest, *nx; sn; sn = nx) {
         nx = sn->next;
         free(sn);
     }
-    vs_destroy(db->versions);
     for (size_t i = 0; i < db->seg_count; i++)
         log_segment_close(db->io, db->segs[i]);
     free(db->segs);
+    if (db->segtab) {
+        for (size_t i = 0; i < SEGTAB_TOP; i++)
+            free(atomic_load(&db->segtab[i]));
+        free(db->segtab);
+    }
     if (db->lock_file)
         db->io->close(db->io->ctx, db->lock_file);
-    pthread_mutex_destroy(&db->mu);
+    pthread_mutex_destroy(&db->write_mu);
+    pthread_mutex_destroy(&db->snap_mu);
+    pthread_mutex_destroy(&db->queue_mu);
+    pthread_mutex_destroy(&db->bg_mu);
+    pthread_mutex_destroy(&db->compact_mu);
+    pthread_cond_destroy(&db->bg_cv);
+    pthread_cond_destroy(&db->bg_idle_cv);
     free(db->wbuf);
     free(db->path);
     free(db);
@@ -972,20 +1317,36 @@ static void db_remove_obsolete(axs_db *db)
 {
     bool removing = !db->opts.read_only;
     bool removed = false;
+    /* Out of both tables first; then no reader can find them once the drain returns. */
+    size_t first = SIZE_MAX, end = 0;
     for (size_t i = 0; i < db->seg_count; i++) {
+        log_segment *seg = db->segs[i];
+        if (!seg || seg->number >= db->min_live_segment)
+            continue;
+        db_segtab_set(db, seg->number, NULL);
+        first = first == SIZE_MAX ? i : first;
+        end = i + 1;
+    }
+    if (first == SIZE_MAX)
+        return;
+    lr_drain(db);
+    for (size_t i = first; i < end; i++) {
         log_segment *seg = db->segs[i];
         if (!seg || seg->number >= db->min_live_segment)
             continue;
         char p[4096];
         log_segment_path(p, sizeof p, db->path, seg->number);
         db->segs[i] = NULL;
-        seg->obsolete = true;
-        if (seg->pins == 0)
-            log_segment_close(db->io, seg);
-        if (removing && db->io->remove(db->io->ctx, p) != 0)
+        uint64_t size = seg->size;
+        db->log_bytes -= size <= db->log_bytes ? size : db->log_bytes;
+        db->live_bytes -= seg->live_bytes <= db->live_bytes ? seg->live_bytes : db->live_bytes;
+        db_retire_segment(db, seg);
+        if (removing && db->io->remove(db->io->ctx, p) != 0) {
             removing = false;
-        else if (removing)
+        } else if (removing) {
             removed = true;
+            db->st.compaction_bytes_removed += size;
+        }
     }
     if (removed && db->io->sync_dir(db->io->ctx, db->path) != 0)
         db->failed = AXS_EIO;
@@ -1236,7 +1597,7 @@ static int db_open_locked(axs_db *db, const axs_options *o)
     }
     uint64_t from_seg = 0, from_off = 0;
     if (rc == AXS_OK) {
-        db->last_sequence = ck.last_sequence;
+        db->views[0].seq = ck.last_sequence;
         db->min_live_segment = ck.min_live_segment;
         db->st.checkpoint_keys = ck.num_keys;
         from_seg = ck.position_segment;
@@ -1246,13 +1607,14 @@ static int db_open_locked(axs_db *db, const axs_options *o)
         return rc;
     } else {
         /* No usable checkpoint: replay everything (the log holds all the data). */
-        kix_destroy(db->index);
-        db->index = NULL;
-        if (db_index_create(db, &db->index) != AXS_OK)
+        kix_destroy(db->views[0].index);
+        db->views[0].index = NULL;
+        if (db_index_create(db, &db->views[0].index) != AXS_OK)
             return AXS_ENOMEM;
         for (size_t i = 0; i < db->seg_count; i++)
             if (db->segs[i])
                 db->segs[i]->live_bytes = 0;
+        db->live_bytes = 0;
     }
     /* Segment numbers are consecutive from the oldest to the newest: a hole is a lost file. */
     uint64_t first = 0, prev = 0;
@@ -1276,6 +1638,13 @@ static int db_open_locked(axs_db *db, const axs_options *o)
     rc = db_replay(db, from_seg, from_off);
     if (rc)
         return rc;
+    /* Every segment but the last ends with a SEAL (the seal rule, checked when the log is
+     * scanned), including those before the checkpoint's position, which were not scanned. */
+    uint64_t newest = db_last_segment_number(db);
+    for (size_t i = 0; i < db->seg_count; i++)
+        if (db->segs[i] && db->segs[i]->number != newest &&
+            db->segs[i]->size >= FMT_SEG_HEADER_SIZE)
+            db->segs[i]->sealed = true;
 
     /* The active segment: the last one, unless its header was torn (then it is recreated). */
     if (!o->read_only) {
@@ -1310,9 +1679,34 @@ static int db_open_locked(axs_db *db, const axs_options *o)
         }
         db->active = seg;
     }
-    for (size_t i = 0; i < db->seg_count; i++)
-        db->st.segments += db->segs[i] != NULL;
+    db->log_bytes = db->live_bytes = 0;
+    for (size_t i = 0; i < db->seg_count; i++) {
+        if (!db->segs[i])
+            continue;
+        db->st.segments++;
+        db->log_bytes += db->segs[i]->size;
+        db->live_bytes += db->segs[i]->live_bytes;
+    }
     return AXS_OK;
+}
+
+/* Makes views[1] a copy of views[0] (after recovery filled it): the same keys, bulk-loaded in
+ * key order, and the same sequence number. */
+static int db_copy_view(axs_db *db)
+{
+    db_view *src = &db->views[0], *dst = &db->views[1];
+    uint64_t n = kix_count(src->index);
+    uint64_t *locs = malloc((n ? n : 1) * sizeof *locs);
+    if (!locs)
+        return AXS_ENOMEM;
+    kix_cursor c;
+    size_t i = 0;
+    for (bool on = kix_first(src->index, &c); on && i < n; on = kix_next(src->index, &c))
+        locs[i++] = kix_cursor_loc(src->index, &c);
+    int rc = kix_bulk_load(dst->index, locs, i) == AXI_OK ? AXS_OK : AXS_ENOMEM;
+    free(locs);
+    dst->seq = src->seq;
+    return rc;
 }
 
 int axs_open(const char *path, const axs_options *opts, axs_db **out, char **errmsg)
@@ -1345,6 +1739,13 @@ int axs_open(const char *path, const axs_options *opts, axs_db **out, char **err
         o.segment_size = DB_MIN_SEGMENT_SIZE;
     if (o.segment_size > FMT_LOC_MAX_OFFSET)
         o.segment_size = FMT_LOC_MAX_OFFSET;
+    if (!(o.compaction_garbage_ratio == 0 ||
+          (o.compaction_garbage_ratio >= 0.05 && o.compaction_garbage_ratio <= 0.95))) {
+        if (errmsg)
+            *errmsg = strdup("Invalid argument: compaction_garbage_ratio must be 0 or within "
+                             "0.05..0.95");
+        return AXS_EINVAL;
+    }
     axs_db *db = calloc(1, sizeof *db);
     if (!db || !(db->path = strdup(path))) {
         free(db);
@@ -1356,22 +1757,41 @@ int axs_open(const char *path, const axs_options *opts, axs_db **out, char **err
     db->opts = o;
     db->io = o.io ? o.io : axs_io_posix();
     db->opts.io = db->io;
-    pthread_mutex_init(&db->mu, NULL);
+    pthread_mutex_init(&db->write_mu, NULL);
+    pthread_mutex_init(&db->snap_mu, NULL);
+    pthread_mutex_init(&db->queue_mu, NULL);
+    pthread_mutex_init(&db->bg_mu, NULL);
+    pthread_mutex_init(&db->compact_mu, NULL);
+    pthread_cond_init(&db->bg_cv, NULL);
+    pthread_cond_init(&db->bg_idle_cv, NULL);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = db_index_create(db, &db->index);
+    last_error.db = NULL;
+    last_error.msg[0] = '\0';
+    int rc = (db->segtab = calloc(SEGTAB_TOP, sizeof *db->segtab)) ? AXS_OK : AXS_ENOMEM;
+    for (int i = 0; i < 2 && !rc; i++) {
+        rc = db_index_create(db, &db->views[i].index);
+        if (!rc && vs_create(&db->views[i].versions) != AXS_OK)
+            rc = AXS_ENOMEM;
+    }
     if (!rc)
         rc = db_open_locked(db, &o);
+    if (!rc)
+        rc = db_copy_view(db);
+    if (!rc)
+        rc = db_compaction_start(db);
     if (rc) {
         if (errmsg)
-            *errmsg = strdup(db->err[0] ? db->err : axs_strerror(rc));
+            *errmsg = strdup(last_error.db == db && last_error.msg[0] ? last_error.msg
+                                                                      : axs_strerror(rc));
         db_free(db);
+        last_error.db = NULL;
         return rc;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     db->st.open_seconds = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
     if (!db->st.corruptions_skipped)
-        db->err[0] = '\0';
+        last_error.db = NULL;
     *out = db;
     return AXS_OK;
 }
@@ -1392,11 +1812,11 @@ static int db_flush_locked(axs_db *db)
                             db->active->number, strerror(-rc));
     }
     db->st.syncs++;
-    ckpt_info ck = {.last_sequence = db->last_sequence,
+    ckpt_info ck = {.last_sequence = db_wview(db)->seq,
                     .position_segment = db->active->number,
                     .position_offset = db->active->size,
                     .min_live_segment = db->min_live_segment,
-                    .num_keys = kix_count(db->index)};
+                    .num_keys = kix_count(db_wview(db)->index)};
     return ckpt_write(db, &ck);
 }
 
@@ -1404,9 +1824,9 @@ int axs_flush(axs_db *db)
 {
     if (!db)
         return AXS_EINVAL;
-    pthread_mutex_lock(&db->mu);
+    pthread_mutex_lock(&db->write_mu);
     int rc = db_flush_locked(db);
-    pthread_mutex_unlock(&db->mu);
+    pthread_mutex_unlock(&db->write_mu);
     return rc;
 }
 
@@ -1414,9 +1834,10 @@ int axs_close(axs_db *db)
 {
     if (!db)
         return AXS_OK;
-    pthread_mutex_lock(&db->mu);
+    db_compaction_stop(db);
+    pthread_mutex_lock(&db->write_mu);
     int rc = db->failed ? db->failed : db_flush_locked(db);
-    pthread_mutex_unlock(&db->mu);
+    pthread_mutex_unlock(&db->write_mu);
     db_free(db);
     return rc;
 }
@@ -1504,20 +1925,223 @@ int axs_destroy(const char *path, const axs_options *opts)
 }
 
 /* ---- Compaction ------------------------------------------------------------------------------- */
+/*
+ * Compaction moves live entries to the head of the log and then removes the oldest segments,
+ * which then hold nothing the index needs (docs/concurrency.md, "Compaction"):
+ *  - A chunk of live entries is chosen, copied into one COMPACTED record, appended, and the
+ *    index re-pointed at the copies, all under write_mu: no write can come between choosing an
+ *    entry and re-pointing its key, so replaying the log puts the copy exactly where the
+ *    index had it. Writers wait one chunk at most; readers never wait.
+ *  - Only a prefix of the segments is ever removed (min_live_segment, in the checkpoint), so a
+ *    tombstone is dropped only together with everything older than it.
+ *  - Before the removal: old values live snapshots may read are copied into memory, the log is
+ *    synced, and a checkpoint naming the new oldest live segment is published. A crash before
+ *    it leaves the old segments and a replay that applies the copies in order; after it, the
+ *    old segments are garbage the next open removes.
+ * Compaction passes are serialised by compact_mu (the background thread and manual calls).
+ */
 
-#define COMPACT_RECORD_BYTES (1u << 20) /* entries copied per record, about */
+#define COMPACT_CHUNK_BYTES (256u * 1024u) /* entries copied per chunk (one record), about */
+
+typedef struct reloc {
+    uint64_t from, to;
+} reloc;
+
+typedef struct reloc_set {
+    const reloc *r;
+    size_t n;
+    bool key_order; /* the moves are in key order, a subsequence of the index's order */
+} reloc_set;
+
+/* Re-points moves in key order by walking the index once: seek the first, then step. A move
+ * whose key the walk does not find where expected falls back to a lookup. Returns how many of
+ * the moves it made (all, unless the index disagrees, which it should not). */
+static size_t reloc_walk(axs_db *db, db_view *v, const reloc_set *rs, bool first)
+{
+    log_segment *seg = db_segment(db, fmt_loc_segment(rs->r[0].to));
+    const uint8_t *p = seg->map + fmt_loc_offset(rs->r[0].to);
+    kix_cursor c;
+    bool on = kix_seek(v->index, p + FMT_ENTRY_HEADER_SIZE, fmt_get32(p + 8), &c);
+    size_t i = 0;
+    for (; on && i < rs->n; i++) {
+        /* The entries between two moves are keys the pass left in place: few, and bounded. */
+        unsigned skipped = 0;
+        while (on && kix_cursor_loc(v->index, &c) != rs->r[i].from && skipped++ < 4096)
+            on = kix_next(v->index, &c);
+        if (!on || kix_cursor_loc(v->index, &c) != rs->r[i].from)
+            break;
+        kix_cursor_set_loc(v->index, &c, rs->r[i].to);
+        if (first) {
+            log_segment *to = db_segment(db, fmt_loc_segment(rs->r[i].to));
+            const uint8_t *e = to->map + fmt_loc_offset(rs->r[i].to);
+            db_forget_entry(db, rs->r[i].from);
+            db_count_entry(db, to, fmt_entry_size(fmt_get32(e + 8), fmt_get32(e + 12)));
+        }
+        on = kix_next(v->index, &c);
+    }
+    return i;
+}
+
+/* Re-points each moved key at its copy. Replacing a present key's location never allocates. */
+static int reloc_apply(axs_db *db, db_view *v, void *arg, bool first)
+{
+    const reloc_set *rs = arg;
+    size_t done = rs->key_order && rs->n ? reloc_walk(db, v, rs, first) : 0;
+    for (size_t i = done; i < rs->n; i++) {
+        log_segment *seg = db_segment(db, fmt_loc_segment(rs->r[i].to));
+        const uint8_t *p = seg->map + fmt_loc_offset(rs->r[i].to);
+        uint32_t klen = fmt_get32(p + 8);
+        uint64_t old;
+        bool had;
+        if (kix_put(v->index, p + FMT_ENTRY_HEADER_SIZE, klen, rs->r[i].to, &old, &had) != AXI_OK)
+            return AXS_ENOMEM;
+        if (first) {
+            if (had)
+                db_forget_entry(db, old);
+            db_count_entry(db, seg, fmt_entry_size(klen, fmt_get32(p + 12)));
+        }
+    }
+    return AXS_OK;
+}
 
 /*
- * Copies every live entry, in key order, into new segments numbered after the current last
- * one, then publishes a checkpoint naming the first new segment as the oldest live one, then
- * removes the old segments. A crash before the checkpoint is published leaves the old
- * checkpoint and all old segments in place (the copies are replayed as COMPACTED records,
- * which changes nothing); after it, only the new segments are needed (docs/format.md).
+ * Copies the live entries at locs[0..n) (checked live by the caller, under write_mu, which it
+ * still holds) into one COMPACTED record at the head of the log and re-points their keys.
+ * Entries are checksummed as they are copied: damage is reported, never copied.
  */
+static int compact_chunk(axs_db *db, const uint64_t *locs, size_t n, bool key_order)
+{
+    if (n == 0)
+        return AXS_OK;
+    reloc *rl = malloc(n * sizeof *rl);
+    if (!rl)
+        return AXS_ENOMEM;
+    size_t len = FMT_RECORD_HEADER_SIZE;
+    uint32_t crcs = 0;
+    int rc = AXS_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        fmt_entry e;
+        if ((rc = db_entry_at(db, locs[i], true, &e)) != AXS_OK)
+            break;
+        size_t es = (size_t)fmt_entry_size(e.klen, e.vlen_stored);
+        if ((rc = db_reserve_wbuf(db, len + es + 8)) != AXS_OK)
+            break;
+        memcpy(db->wbuf + len, e.key - FMT_ENTRY_HEADER_SIZE, es);
+        crcs = fmt_crc32c_extend(crcs, db->wbuf + len, 4);
+        rl[i] = (reloc){locs[i], len};
+        len += es;
+    }
+    if (!rc) {
+        fmt_record_header_encode(db->wbuf, FMT_RECORD_COMPACTED, (uint32_t)n, db_wview(db)->seq,
+                                 (uint32_t)len, crcs);
+        size_t total = (size_t)fmt_align(len);
+        memset(db->wbuf + len, 0, total - len);
+        rc = db_make_room(db, total);
+        uint64_t at = rc ? 0 : db->active->size;
+        if (!rc)
+            rc = db_append(db, total);
+        if (!rc) {
+            for (size_t i = 0; i < n; i++)
+                rl[i].to = fmt_loc(db->active->number, at + rl[i].to);
+            reloc_set rs = {rl, n, key_order};
+            rc = db_publish(db, reloc_apply, &rs);
+            db->st.compaction_bytes_written += total;
+        }
+    }
+    free(rl);
+    return rc;
+}
+
+/* Is the entry at loc the one the index holds for its key? Caller holds write_mu. */
+static bool compact_is_live(axs_db *db, uint64_t loc, size_t *entry_size)
+{
+    fmt_entry e;
+    uint64_t cur;
+    if (db_entry_at(db, loc, false, &e) != AXS_OK || e.type != FMT_ENTRY_PUT)
+        return false;
+    *entry_size = (size_t)fmt_entry_size(e.klen, e.vlen_stored);
+    return kix_get(db_wview(db)->index, e.key, e.klen, &cur) && cur == loc;
+}
+
+typedef struct seg_entries {
+    uint64_t *locs;
+    size_t n, cap;
+} seg_entries;
+
+static int collect_entries(void *arg, log_segment *seg, uint64_t offset, const fmt_record *r)
+{
+    seg_entries *se = arg;
+    if (r->type == FMT_RECORD_SEAL)
+        return 0;
+    uint64_t off = offset + FMT_RECORD_HEADER_SIZE;
+    for (uint32_t i = 0; i < r->count; i++) {
+        fmt_entry e;
+        if (fmt_entry_decode(seg->map + off, seg->size - off, false, &e) != 0)
+            return AXS_ECORRUPT;
+        if (e.type == FMT_ENTRY_PUT) {
+            if (se->n == se->cap) {
+                size_t nc = se->cap ? se->cap * 2 : 1024;
+                uint64_t *nl = realloc(se->locs, nc * sizeof *nl);
+                if (!nl)
+                    return AXS_ENOMEM;
+                se->locs = nl;
+                se->cap = nc;
+            }
+            se->locs[se->n++] = fmt_loc(seg->number, off);
+        }
+        off += fmt_entry_size(e.klen, e.vlen_stored);
+    }
+    return 0;
+}
+
+/* Moves the live entries of sealed segment `number` (older than the active one) to the head of
+ * the log, chunk by chunk. Caller holds compact_mu (so the segment stays), not write_mu. */
+static int compact_segment(axs_db *db, uint64_t number)
+{
+    pthread_mutex_lock(&db->write_mu);
+    log_segment *seg = db_segment(db, number);
+    bool usable = seg && seg->sealed && seg != db->active;
+    pthread_mutex_unlock(&db->write_mu);
+    if (!usable)
+        return AXS_OK;
+    seg_entries se = {0};
+    log_scan_result res;
+    int rc = log_scan(seg, FMT_SEG_HEADER_SIZE, false, true, collect_entries, &se, &res);
+    if (rc == AXS_ECORRUPT)
+        rc = db_set_error(db, rc, "Corruption: segment %" PRIu64 " damaged at offset %" PRIu64
+                          " (found by compaction)", number, res.bad_offset);
+    for (size_t i = 0; !rc && i < se.n;) {
+        pthread_mutex_lock(&db->write_mu);
+        rc = db_check_writable(db);
+        size_t bytes = 0, k = 0;
+        uint64_t *chunk = se.locs + i; /* live ones are packed to the front in place */
+        for (; !rc && i < se.n && bytes < COMPACT_CHUNK_BYTES; i++) {
+            size_t es;
+            if (compact_is_live(db, se.locs[i], &es)) {
+                chunk[k++] = se.locs[i];
+                bytes += es;
+            }
+        }
+        if (!rc)
+            rc = compact_chunk(db, chunk, k, false);
+        pthread_mutex_unlock(&db->write_mu);
+    }
+    free(se.locs);
+    return rc;
+}
+
 /* Copies an old version's value out of the log, before compaction removes its segment. */
+typedef struct version_copy {
+    axs_db *db;
+    uint64_t below; /* copy versions in segments numbered below this */
+} version_copy;
+
 static int copy_version(void *arg, vs_version *v)
 {
-    axs_db *db = arg;
+    version_copy *vc = arg;
+    axs_db *db = vc->db;
+    if (fmt_loc_segment(v->loc) >= vc->below)
+        return AXS_OK;
     fmt_entry e;
     uint8_t *buf = NULL;
     size_t cap = 0, vlen = 0;
@@ -1545,156 +2169,315 @@ static int copy_version(void *arg, vs_version *v)
     return AXS_OK;
 }
 
-static int db_compact_locked(axs_db *db)
+static int versions_copy_apply(axs_db *db, db_view *v, void *arg, bool first)
 {
+    (void)first;
+    version_copy vc = {db, *(const uint64_t *)arg};
+    return vs_empty(v->versions) ? AXS_OK : vs_for_each_located(v->versions, copy_version, &vc);
+}
+
+/* Ends a pass that emptied every segment numbered below new_min: copies what snapshots still
+ * need from them, syncs, publishes the checkpoint, removes them. Caller holds compact_mu. */
+static int compact_finish(axs_db *db, uint64_t new_min)
+{
+    pthread_mutex_lock(&db->write_mu);
     int rc = db_check_writable(db);
-    if (rc)
-        return rc;
-    /* Old versions live snapshots may read point into segments about to go: copy them. */
-    if (db->versions && (rc = vs_for_each_located(db->versions, copy_version, db)) != AXS_OK)
-        return rc;
-    uint64_t n = kix_count(db->index);
-    uint64_t *locs = malloc((n ? n : 1) * sizeof *locs);
-    if (!locs)
-        return AXS_ENOMEM;
-    /* Seal the current segment: it stops being the last one. */
-    rc = db_seal(db, db->active);
-    if (rc) {
-        free(locs);
-        return rc;
-    }
-    uint64_t first_new = db->active->number + 1;
-    log_segment *out = NULL;
-    bool sync_failed;
-    rc = log_segment_create(db->io, db->path, first_new, db->opts.segment_size, &out,
-                            &sync_failed);
-    if (rc) {
-        if (sync_failed)
+    if (!rc && new_min > db_first_segment_number(db)) {
+        rc = db_publish(db, versions_copy_apply, &new_min);
+        if (!rc && db->io->sync(db->io->ctx, db->active->file) != 0) {
             db->failed = AXS_EIO;
-        free(locs);
-        return db_set_error(db, db_errno_to_code(rc), "IO error: compaction output: %s",
-                            strerror(-rc));
-    }
-    if ((rc = db_add_segment(db, out)) != AXS_OK) {
-        log_segment_close(db->io, out);
-        free(locs);
-        return rc;
-    }
-    db->active = out; /* db_make_room now rolls compaction output over */
-
-    kix_cursor c;
-    uint64_t i = 0;
-    bool more = kix_first(db->index, &c);
-    while (!rc && more) {
-        /* Gather up to COMPACT_RECORD_BYTES of entries into one COMPACTED record. */
-        size_t len = FMT_RECORD_HEADER_SIZE;
-        uint32_t count = 0, crcs = 0;
-        uint64_t batch_start = i;
-        while (more && (count == 0 || len < COMPACT_RECORD_BYTES)) {
-            fmt_entry e;
-            uint64_t loc = kix_cursor_loc(db->index, &c);
-            if ((rc = db_entry_at(db, loc, true, &e)) != AXS_OK)
-                break;
-            size_t es = (size_t)fmt_entry_size(e.klen, e.vlen_stored);
-            if ((rc = db_reserve_wbuf(db, len + es + 8)) != AXS_OK)
-                break;
-            memcpy(db->wbuf + len, e.key - FMT_ENTRY_HEADER_SIZE, es);
-            crcs = fmt_crc32c_extend(crcs, db->wbuf + len, 4);
-            locs[i++] = len; /* offset within the record, made absolute below */
-            len += es;
-            count++;
-            more = kix_next(db->index, &c);
+            rc = db_set_error(db, AXS_EIO, "IO error: sync of compaction output");
         }
-        if (rc || count == 0)
-            break;
-        fmt_record_header_encode(db->wbuf, FMT_RECORD_COMPACTED, count, db->last_sequence,
-                                 (uint32_t)len, crcs);
-        size_t total = (size_t)fmt_align(len);
-        memset(db->wbuf + len, 0, total - len);
-        if ((rc = db_make_room(db, total)) != AXS_OK)
-            break;
-        uint64_t at = db->active->size;
-        if ((rc = db_append(db, total)) != AXS_OK)
-            break;
-        for (uint64_t j = batch_start; j < i; j++)
-            locs[j] = fmt_loc(db->active->number, at + locs[j]);
+        if (!rc) {
+            db->st.syncs++;
+            ckpt_info ck = {.last_sequence = db_wview(db)->seq,
+                            .position_segment = db->active->number,
+                            .position_offset = db->active->size,
+                            .min_live_segment = new_min,
+                            .num_keys = kix_count(db_wview(db)->index)};
+            rc = ckpt_write(db, &ck);
+        }
+        if (!rc) {
+            db->min_live_segment = new_min;
+            db_remove_obsolete(db);
+        }
     }
-    if (!rc && db->io->sync(db->io->ctx, db->active->file) != 0) {
-        db->failed = AXS_EIO;
-        rc = db_set_error(db, AXS_EIO, "IO error: sync of compaction output");
-    }
+    pthread_mutex_unlock(&db->write_mu);
+    return rc;
+}
 
-    kix *fresh = NULL;
-    if (!rc && db_index_create(db, &fresh) != AXS_OK)
-        rc = AXS_ENOMEM;
-    if (!rc && kix_bulk_load(fresh, locs, n) != AXI_OK)
-        rc = AXS_ENOMEM;
-    free(locs);
-    if (rc) {
-        /* Abandon the output: the old segments and index are untouched. */
-        /* Keep whatever output was written: it holds only copies of current values, which a
-         * replay applies harmlessly, and removing files here could leave a hole in the
-         * numbering. Writes continue in the last output; the old segment stays sealed. */
-        kix_destroy(fresh);
-        return rc;
+/* Seals the active segment and starts a new one; returns its number in *number. */
+static int compact_roll(axs_db *db, uint64_t *number)
+{
+    pthread_mutex_lock(&db->write_mu);
+    int rc = db_check_writable(db);
+    if (!rc && db->active->size > FMT_SEG_HEADER_SIZE) {
+        rc = db_seal(db, db->active);
+        if (!rc)
+            rc = db_make_room(db, FMT_RECORD_HEADER_SIZE);
     }
-    /* Switch: new index and live bytes; old segments become obsolete. */
-    kix *old_index = db->index;
-    db->index = fresh;
-    db->mod_count++;
-    uint64_t prev_min = db->min_live_segment;
-    db->min_live_segment = first_new;
-    for (size_t k = 0; k < db->seg_count; k++)
-        if (db->segs[k])
-            db->segs[k]->live_bytes = 0;
-    kix_cursor c2;
-    for (bool ok = kix_first(db->index, &c2); ok; ok = kix_next(db->index, &c2)) {
-        uint64_t loc = kix_cursor_loc(db->index, &c2);
-        const uint8_t *p = db_segment(db, fmt_loc_segment(loc))->map + fmt_loc_offset(loc);
-        db_segment(db, fmt_loc_segment(loc))->live_bytes +=
-            fmt_entry_size(fmt_get32(p + 8), fmt_get32(p + 12));
+    *number = db->active->number;
+    pthread_mutex_unlock(&db->write_mu);
+    return rc;
+}
+
+/*
+ * Moves the live entries of the keys in [begin, end) (end NULL: no end) to the head of the log
+ * in key order, chunk by chunk, leaving alone entries already in segments numbered >= keep_from.
+ */
+static int compact_keys(axs_db *db, const void *begin, size_t blen, const void *end, size_t elen,
+                        uint64_t keep_from)
+{
+    uint8_t *resume = NULL;
+    size_t rlen = 0;
+    bool started = false, more = true;
+    uint64_t *chunk = malloc(4096 * sizeof *chunk);
+    int rc = chunk ? AXS_OK : AXS_ENOMEM;
+    while (!rc && more) {
+        pthread_mutex_lock(&db->write_mu);
+        rc = db_check_writable(db);
+        const kix *ix = db_wview(db)->index;
+        kix_cursor c;
+        bool on = false;
+        if (!rc) {
+            if (!started)
+                on = begin ? kix_seek(ix, begin, blen, &c) : kix_first(ix, &c);
+            else if ((on = kix_seek(ix, resume, rlen, &c))) {
+                fmt_entry e;
+                if (db_entry_at(db, kix_cursor_loc(ix, &c), false, &e) == AXS_OK &&
+                    kix_key_cmp(e.key, e.klen, resume, rlen) == 0)
+                    on = kix_next(ix, &c);
+            }
+        }
+        started = true;
+        size_t n = 0, bytes = 0;
+        while (!rc && on && n < 4096 && bytes < COMPACT_CHUNK_BYTES) {
+            uint64_t loc = kix_cursor_loc(ix, &c);
+            fmt_entry e;
+            if ((rc = db_entry_at(db, loc, false, &e)) != AXS_OK)
+                break;
+            if (end && kix_key_cmp(e.key, e.klen, end, elen) >= 0) {
+                on = false;
+                break;
+            }
+            if (fmt_loc_segment(loc) < keep_from) {
+                chunk[n++] = loc;
+                bytes += (size_t)fmt_entry_size(e.klen, e.vlen_stored);
+            }
+            if (rlen < e.klen || !resume) {
+                uint8_t *nr = realloc(resume, e.klen ? e.klen : 1);
+                if (!nr) {
+                    rc = AXS_ENOMEM;
+                    break;
+                }
+                resume = nr;
+            }
+            memcpy(resume, e.key, e.klen);
+            rlen = e.klen;
+            on = kix_next(ix, &c);
+        }
+        if (!rc)
+            rc = compact_chunk(db, chunk, n, true);
+        more = on;
+        pthread_mutex_unlock(&db->write_mu);
     }
-    ckpt_info ck = {.last_sequence = db->last_sequence,
-                    .position_segment = db->active->number,
-                    .position_offset = db->active->size,
-                    .min_live_segment = first_new,
-                    .num_keys = kix_count(db->index)};
-    rc = ckpt_write(db, &ck);
-    if (rc) {
-        /* Not published: keep everything; the old segments still hold all data. */
-        db->index = old_index;
-        kix_destroy(fresh);
-        db->min_live_segment = prev_min;
-        db->mod_count++;
-        /* Recompute live bytes for the old layout lazily is not possible; reopen fixes the
-         * accounting. Writes go on into the new active segment. */
-        return rc;
+    free(chunk);
+    free(resume);
+    return rc;
+}
+
+/* Compacts the prefix of sealed segments [min_live, upto) and removes it. */
+static int compact_prefix(axs_db *db, uint64_t upto)
+{
+    int rc = AXS_OK;
+    pthread_mutex_lock(&db->write_mu);
+    uint64_t from = db_first_segment_number(db);
+    pthread_mutex_unlock(&db->write_mu);
+    for (uint64_t n = from; !rc && n < upto; n++)
+        rc = compact_segment(db, n);
+    return rc ? rc : compact_finish(db, upto);
+}
+
+typedef enum { COMPACT_OLDEST, COMPACT_RANGE, COMPACT_ALL } compact_kind;
+
+static int db_compact(axs_db *db, compact_kind kind, const void *begin, size_t blen,
+                      const void *end, size_t elen)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pthread_mutex_lock(&db->compact_mu);
+    int rc = AXS_OK;
+    uint64_t upto = 0;
+    if (kind == COMPACT_ALL) {
+        /* Everything before a fresh segment goes: every live key is moved past it. */
+        rc = compact_roll(db, &upto);
+        if (!rc)
+            rc = compact_keys(db, NULL, 0, NULL, 0, upto);
+    } else if (kind == COMPACT_RANGE) {
+        rc = compact_keys(db, begin, blen, end, elen, UINT64_MAX);
     }
-    kix_destroy(old_index);
-    db_remove_obsolete(db);
-    return AXS_OK;
+    if (!rc) {
+        /* The oldest segments to remove: for a full pass, all before the fresh one; else the
+         * oldest sealed ones, while garbage stays above half the trigger (background) or
+         * while they hold nothing live (after a range). */
+        pthread_mutex_lock(&db->write_mu);
+        if (kind != COMPACT_ALL) {
+            double target = db->opts.compaction_garbage_ratio / 2;
+            double log = (double)db->log_bytes, live = (double)db->live_bytes;
+            upto = db_first_segment_number(db);
+            for (uint64_t n = upto; n < db->active->number; n++) {
+                log_segment *seg = db_segment(db, n);
+                if (!seg || !seg->sealed)
+                    break;
+                if (kind == COMPACT_RANGE ? seg->live_bytes != 0
+                                          : log <= 0 || (log - live) / log <= target)
+                    break;
+                log = log - (double)seg->size + (double)seg->live_bytes;
+                upto = n + 1;
+            }
+        }
+        pthread_mutex_unlock(&db->write_mu);
+        /* After a full pass nothing below upto is live (every key was moved or written past
+         * it), so nothing there needs scanning. */
+        rc = kind == COMPACT_ALL ? compact_finish(db, upto) : compact_prefix(db, upto);
+    }
+    pthread_mutex_unlock(&db->compact_mu);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    pthread_mutex_lock(&db->write_mu);
+    db->st.compactions += rc == AXS_OK;
+    db->st.compaction_seconds +=
+        (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    pthread_mutex_unlock(&db->write_mu);
+    return rc;
 }
 
 int axs_compact(axs_db *db)
 {
     if (!db)
         return AXS_EINVAL;
-    pthread_mutex_lock(&db->mu);
-    int rc = db_compact_locked(db);
-    pthread_mutex_unlock(&db->mu);
+    if (db->opts.read_only)
+        return db_set_error(db, AXS_EREADONLY, "Not supported: database is open read-only");
+    return db_compact(db, COMPACT_ALL, NULL, 0, NULL, 0);
+}
+
+int axs_compact_range(axs_db *db, const void *begin, size_t blen, const void *end, size_t elen)
+{
+    if (!db || (!begin && blen) || blen > AXS_MAX_KEY_LEN || elen > AXS_MAX_KEY_LEN ||
+        (!end && elen))
+        return AXS_EINVAL;
+    if (db->opts.read_only)
+        return db_set_error(db, AXS_EREADONLY, "Not supported: database is open read-only");
+    if (begin && end && kix_key_cmp(begin, blen, end, elen) >= 0)
+        return AXS_OK;
+    return db_compact(db, COMPACT_RANGE, begin, blen, end, elen);
+}
+
+/* ---- Background compaction ---- */
+
+/* After a commit (write_mu held): wakes the background thread when garbage passed the trigger
+ * and enough of it lies in sealed segments (the active one cannot be compacted) for a pass to
+ * bring it down to half the trigger. One request at a time: the thread clears bg_pending. */
+static void db_compaction_check(axs_db *db)
+{
+    double ratio = db->opts.compaction_garbage_ratio;
+    if (!db->bg_started || db->bg_pending || db->log_bytes == 0 || !db->active)
+        return;
+    double log = (double)db->log_bytes;
+    double garbage = log - (double)db->live_bytes;
+    double active_garbage = (double)db->active->size - (double)db->active->live_bytes;
+    if (garbage <= ratio * log || garbage - active_garbage <= ratio / 2 * log)
+        return;
+    db->bg_pending = true;
+    pthread_mutex_lock(&db->bg_mu);
+    db->bg_wanted = true;
+    pthread_cond_signal(&db->bg_cv);
+    pthread_mutex_unlock(&db->bg_mu);
+}
+
+static void *bg_main(void *arg)
+{
+    axs_db *db = arg;
+    pthread_mutex_lock(&db->bg_mu);
+    while (!db->bg_stop) {
+        if (!db->bg_wanted) {
+            pthread_cond_broadcast(&db->bg_idle_cv);
+            pthread_cond_wait(&db->bg_cv, &db->bg_mu);
+            continue;
+        }
+        db->bg_wanted = false;
+        db->bg_running = true;
+        pthread_mutex_unlock(&db->bg_mu);
+        pthread_mutex_lock(&db->write_mu);
+        uint64_t removed = db->st.compaction_bytes_removed;
+        pthread_mutex_unlock(&db->write_mu);
+        int rc = db_compact(db, COMPACT_OLDEST, NULL, 0, NULL, 0);
+        /* Accept the next request; ask again at once if this pass made progress and garbage
+         * is still over the trigger (writes meanwhile). */
+        pthread_mutex_lock(&db->write_mu);
+        db->bg_pending = false;
+        if (!rc && db->st.compaction_bytes_removed > removed)
+            db_compaction_check(db);
+        pthread_mutex_unlock(&db->write_mu);
+        pthread_mutex_lock(&db->bg_mu);
+        db->bg_running = false;
+        if (rc)
+            db->bg_rc = rc;
+    }
+    pthread_cond_broadcast(&db->bg_idle_cv);
+    pthread_mutex_unlock(&db->bg_mu);
+    return NULL;
+}
+
+static int db_compaction_start(axs_db *db)
+{
+    if (db->opts.read_only || db->opts.compaction_garbage_ratio == 0)
+        return AXS_OK;
+    int rc = pthread_create(&db->bg_thread, NULL, bg_main, db);
+    if (rc)
+        return db_set_error(db, AXS_ENOMEM, "cannot start the compaction thread: %s",
+                            strerror(rc));
+    db->bg_started = true;
+    /* Garbage found at open counts: the first check may start a pass at once. */
+    pthread_mutex_lock(&db->write_mu);
+    db_compaction_check(db);
+    pthread_mutex_unlock(&db->write_mu);
+    return AXS_OK;
+}
+
+static void db_compaction_stop(axs_db *db)
+{
+    if (!db->bg_started)
+        return;
+    pthread_mutex_lock(&db->bg_mu);
+    db->bg_stop = true;
+    pthread_cond_signal(&db->bg_cv);
+    pthread_mutex_unlock(&db->bg_mu);
+    pthread_join(db->bg_thread, NULL);
+    db->bg_started = false;
+}
+
+int axs_wait_for_compaction(axs_db *db)
+{
+    if (!db)
+        return AXS_EINVAL;
+    pthread_mutex_lock(&db->bg_mu);
+    while (db->bg_started && !db->bg_stop && (db->bg_wanted || db->bg_running))
+        pthread_cond_wait(&db->bg_idle_cv, &db->bg_mu);
+    int rc = db->bg_rc;
+    pthread_mutex_unlock(&db->bg_mu);
     return rc;
 }
 
 /* ---- Snapshots -------------------------------------------------------------------------------- */
 
-int db_snapshot_create_locked(axs_db *db, uint64_t seq, axs_snapshot **out)
+int db_snapshot_register(axs_db *db, uint64_t seq, axs_snapshot **out)
 {
-    if (!db->versions && vs_create(&db->versions) != AXS_OK)
-        return AXS_ENOMEM;
     axs_snapshot *sn = calloc(1, sizeof *sn);
     if (!sn)
         return AXS_ENOMEM;
-    sn->seq = seq;
+    pthread_mutex_lock(&db->snap_mu);
+    /* Under snap_mu the view readers use is complete, versions included, for its sequence. */
+    sn->seq = seq != UINT64_MAX ? seq : db->views[atomic_load(&db->reading)].seq;
     /* Sequence numbers only grow, so appending keeps the list ordered by seq, except for an
      * iterator reading at an older explicit snapshot, which takes no snapshot of its own. */
     sn->prev = db->snap_newest;
@@ -1703,12 +2486,15 @@ int db_snapshot_create_locked(axs_db *db, uint64_t seq, axs_snapshot **out)
     else
         db->snap_oldest = sn;
     db->snap_newest = sn;
+    pthread_mutex_unlock(&db->snap_mu);
     *out = sn;
     return AXS_OK;
 }
 
-void db_snapshot_release_locked(axs_db *db, axs_snapshot *sn)
+/* Versions no snapshot needs any more are dropped by the writer's next change (db_publish). */
+void db_snapshot_unregister(axs_db *db, axs_snapshot *sn)
 {
+    pthread_mutex_lock(&db->snap_mu);
     if (sn->prev)
         sn->prev->next = sn->next;
     else
@@ -1717,27 +2503,22 @@ void db_snapshot_release_locked(axs_db *db, axs_snapshot *sn)
         sn->next->prev = sn->prev;
     else
         db->snap_newest = sn->prev;
+    pthread_mutex_unlock(&db->snap_mu);
     free(sn);
-    vs_collect(db->versions, db->snap_oldest != NULL, db->snap_oldest ? db->snap_oldest->seq : 0);
 }
 
 int axs_snapshot_create(axs_db *db, axs_snapshot **out)
 {
     if (!db || !out)
         return AXS_EINVAL;
-    pthread_mutex_lock(&db->mu);
-    int rc = db_snapshot_create_locked(db, db->last_sequence, out);
-    pthread_mutex_unlock(&db->mu);
-    return rc;
+    return db_snapshot_register(db, UINT64_MAX, out);
 }
 
 void axs_snapshot_release(axs_db *db, axs_snapshot *snap)
 {
     if (!db || !snap)
         return;
-    pthread_mutex_lock(&db->mu);
-    db_snapshot_release_locked(db, snap);
-    pthread_mutex_unlock(&db->mu);
+    db_snapshot_unregister(db, snap);
 }
 
 uint64_t axs_snapshot_sequence(const axs_snapshot *snap)
@@ -1750,8 +2531,11 @@ uint64_t axs_snapshot_sequence(const axs_snapshot *snap)
 static void db_fill_stats(axs_db *db, axs_stats *st)
 {
     *st = db->st;
-    st->num_keys = kix_count(db->index);
-    st->last_sequence = db->last_sequence;
+    st->num_keys = kix_count(db_wview(db)->index);
+    st->last_sequence = db_wview(db)->seq;
+    for (int v = 0; v < 2; v++)
+        for (unsigned i = 0; i < LR_STRIPES; i++)
+            st->gets += atomic_load_explicit(&db->indicator[v][i].gets, memory_order_relaxed);
     st->segments = st->log_bytes = st->live_bytes = 0;
     for (size_t i = 0; i < db->seg_count; i++) {
         if (!db->segs[i])
@@ -1761,7 +2545,7 @@ static void db_fill_stats(axs_db *db, axs_stats *st)
         st->live_bytes += db->segs[i]->live_bytes;
     }
     kix_stats ks;
-    kix_get_stats(db->index, &ks);
+    kix_get_stats(db_wview(db)->index, &ks);
     st->index_bytes = ks.memory_bytes;
 }
 
@@ -1772,9 +2556,9 @@ void axs_get_stats(axs_db *db, axs_stats *st)
     memset(st, 0, sizeof *st);
     if (!db)
         return;
-    pthread_mutex_lock(&db->mu);
+    pthread_mutex_lock(&db->write_mu);
     db_fill_stats(db, st);
-    pthread_mutex_unlock(&db->mu);
+    pthread_mutex_unlock(&db->write_mu);
 }
 
 char *axs_property(axs_db *db, const char *name)

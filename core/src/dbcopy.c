@@ -203,11 +203,11 @@ static int copy_locked(axs_db *db, const char *dir_arg)
     /* The index checkpoint, positioned at the end of the copied log. */
     if (!rc && last && last->size >= FMT_SEG_HEADER_SIZE) {
         step = "writing the index checkpoint";
-        ckpt_info ck = {.last_sequence = db->last_sequence,
+        ckpt_info ck = {.last_sequence = db_wview(db)->seq,
                         .position_segment = last->number,
                         .position_offset = last->size,
                         .min_live_segment = db->min_live_segment,
-                        .num_keys = kix_count(db->index)};
+                        .num_keys = kix_count(db_wview(db)->index)};
         char *own = db->path;
         int failed = db->failed;
         db->path = staging; /* ckpt_write writes into db->path; the lock is held */
@@ -250,8 +250,8 @@ int axs_checkpoint_create(axs_db *db, const char *dir)
     if (!dir || !*dir || strlen(dir) > 3000)
         return db_set_error(db, AXS_EINVAL, "Invalid argument: invalid checkpoint directory "
                                             "name");
-    pthread_mutex_lock(&db->mu);
+    pthread_mutex_lock(&db->write_mu);
     int rc = copy_locked(db, dir);
-    pthread_mutex_unlock(&db->mu);
+    pthread_mutex_unlock(&db->write_mu);
     return rc;
 }

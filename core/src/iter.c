@@ -8,10 +8,11 @@
  * above the iterator's holds the key's state (present with an old value, or absent); a key
  * with no such version reads the index. Keys absent at the iterator's sequence are skipped.
  *
- * The iterator pins the segment of its current entry, so the key and value pointers it hands
- * out stay valid while it stays put, whatever other threads write. It keeps the index cursor
- * between steps while the index is unchanged (db->mod_count) and re-seeks from its current
- * key otherwise.
+ * Every call is one read section (docs/concurrency.md): it reads the view readers currently
+ * use and never waits for a writer. The iterator pins the segment of its current entry, so the
+ * key and value pointers it hands out stay valid while it stays put, whatever other threads
+ * write or compact. It keeps the index cursor between steps while it reads the same view and
+ * that view is unchanged (mod_count), and re-seeks from its current key otherwise.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,13 +31,11 @@ int axs_iter_create(axs_db *db, const axs_read_options *ropts, axs_iter **out)
     axs_read_options_init(&it->ropts);
     if (ropts)
         it->ropts = *ropts;
-    pthread_mutex_lock(&db->mu);
     int rc = AXS_OK;
     if (it->ropts.snapshot)
         it->seq = it->ropts.snapshot->seq;
-    else if ((rc = db_snapshot_create_locked(db, db->last_sequence, &it->own_snapshot)) == 0)
+    else if ((rc = db_snapshot_register(db, UINT64_MAX, &it->own_snapshot)) == 0)
         it->seq = it->own_snapshot->seq;
-    pthread_mutex_unlock(&db->mu);
     if (rc) {
         free(it);
         return rc;
@@ -45,7 +44,7 @@ int axs_iter_create(axs_db *db, const axs_read_options *ropts, axs_iter **out)
     return AXS_OK;
 }
 
-/* Leaves the current entry: unpins its segment. Caller holds the lock. */
+/* Leaves the current entry: unpins its segment. */
 static void iter_release_entry(axs_iter *it)
 {
     db_unpin(it->db, it->seg);
@@ -54,7 +53,7 @@ static void iter_release_entry(axs_iter *it)
     it->on_index = false;
 }
 
-/* Makes the entry at loc current and pins its segment. Caller holds the lock. */
+/* Makes the entry at loc current and pins its segment. Inside a read section. */
 static void iter_load_loc(axs_iter *it, uint64_t loc)
 {
     axs_db *db = it->db;
@@ -68,7 +67,7 @@ static void iter_load_loc(axs_iter *it, uint64_t loc)
         return;
     }
     it->seg = db_segment(db, fmt_loc_segment(loc));
-    it->seg->pins++;
+    db_pin(it->seg);
     it->key = e.key;
     it->klen = e.klen;
     it->value = v;
@@ -88,7 +87,7 @@ static int grow(uint8_t **buf, size_t *cap, size_t need)
 }
 
 /* Makes a version copied into memory current (key and value copied: the version store may
- * drop it once no snapshot needs it). Caller holds the lock. */
+ * drop it once no snapshot needs it). Inside a read section. */
 static void iter_load_copy(axs_iter *it, const void *key, size_t klen, const vs_version *v)
 {
     if (grow(&it->kbuf, &it->kbuf_cap, klen ? klen : 1) ||
@@ -106,10 +105,10 @@ static void iter_load_copy(axs_iter *it, const void *key, size_t klen, const vs_
 }
 
 /* The key under an index cursor (a view into the log). */
-static const uint8_t *cursor_key(axs_db *db, const kix_cursor *c, size_t *klen)
+static const uint8_t *cursor_key(axs_db *db, const kix *ix, const kix_cursor *c, size_t *klen)
 {
     fmt_entry e;
-    if (db_entry_at(db, kix_cursor_loc(db->index, c), false, &e) != AXS_OK) {
+    if (db_entry_at(db, kix_cursor_loc(ix, c), false, &e) != AXS_OK) {
         *klen = 0;
         return NULL;
     }
@@ -122,13 +121,14 @@ static const uint8_t *cursor_key(axs_db *db, const kix_cursor *c, size_t *klen)
  * one before it, the boundary itself included when inclusive; key NULL means from the start
  * (forward) or the end. If hint is not NULL, *hint is the index cursor already positioned on
  * the index's candidate for this boundary and hint_on says whether there is one. The caller
- * holds the lock, has released the current entry and copied the boundary key if it lived in
- * that entry.
+ * is in a read section on view v (side), has released the current entry and copied the
+ * boundary key if it lived in that entry.
  */
-static void iter_find(axs_iter *it, const void *key, size_t klen, bool forward, bool inclusive,
-                      const kix_cursor *hint, bool hint_on)
+static void iter_find(axs_iter *it, const db_view *v, int side, const void *key, size_t klen,
+                      bool forward, bool inclusive, const kix_cursor *hint, bool hint_on)
 {
     axs_db *db = it->db;
+    const kix *ix = v->index;
     uint8_t *bound = NULL; /* owned copy of a boundary taken from a skipped version key */
     for (;;) {
         kix_cursor c;
@@ -138,25 +138,25 @@ static void iter_find(axs_iter *it, const void *key, size_t klen, bool forward, 
             ion = hint_on;
             hint = NULL;
         } else if (!key) {
-            ion = forward ? kix_first(db->index, &c) : kix_last(db->index, &c);
+            ion = forward ? kix_first(ix, &c) : kix_last(ix, &c);
         } else {
-            ion = forward ? kix_seek(db->index, key, klen, &c)
-                          : kix_seek_for_prev(db->index, key, klen, &c);
+            ion = forward ? kix_seek(ix, key, klen, &c)
+                          : kix_seek_for_prev(ix, key, klen, &c);
             if (ion && !inclusive) {
                 size_t cl;
-                const uint8_t *ck = cursor_key(db, &c, &cl);
+                const uint8_t *ck = cursor_key(db, ix, &c, &cl);
                 if (ck && kix_key_cmp(ck, cl, key, klen) == 0)
-                    ion = forward ? kix_next(db->index, &c) : kix_prev(db->index, &c);
+                    ion = forward ? kix_next(ix, &c) : kix_prev(ix, &c);
             }
         }
         size_t ikl = 0;
-        const uint8_t *ik = ion ? cursor_key(db, &c, &ikl) : NULL;
+        const uint8_t *ik = ion ? cursor_key(db, ix, &c, &ikl) : NULL;
         if (ion && !ik) {
             it->status = AXS_ECORRUPT;
             break;
         }
-        const vs_node *n = db->versions && !vs_empty(db->versions)
-                               ? vs_seek(db->versions, key, klen, forward, inclusive || !key)
+        const vs_node *n = v->versions && !vs_empty(v->versions)
+                               ? vs_seek(v->versions, key, klen, forward, inclusive || !key)
                                : NULL;
         size_t nkl = 0;
         const uint8_t *nk = n ? vs_node_key(n, &nkl) : NULL;
@@ -164,27 +164,29 @@ static void iter_find(axs_iter *it, const void *key, size_t klen, bool forward, 
         bool from_versions = n && (!ion || (forward ? cmp <= 0 : cmp >= 0));
         if (!from_versions) {
             if (ion) {
-                iter_load_loc(it, kix_cursor_loc(db->index, &c));
+                iter_load_loc(it, kix_cursor_loc(ix, &c));
                 it->cur = c;
                 it->on_index = it->valid;
-                it->mod_count = db->mod_count;
+                it->side = side;
+                it->mod_count = v->mod_count;
             }
             break;
         }
-        const vs_version *v = vs_node_version(n, it->seq);
-        if (v && v->copied) {
-            iter_load_copy(it, nk, nkl, v);
+        const vs_version *ver = vs_node_version(n, it->seq);
+        if (ver && ver->copied) {
+            iter_load_copy(it, nk, nkl, ver);
             break;
         }
-        if (v && v->loc != VS_ABSENT) {
-            iter_load_loc(it, v->loc);
+        if (ver && ver->loc != VS_ABSENT) {
+            iter_load_loc(it, ver->loc);
             break;
         }
-        if (!v && ion && cmp == 0) { /* unchanged since the snapshot: the index has it */
-            iter_load_loc(it, kix_cursor_loc(db->index, &c));
+        if (!ver && ion && cmp == 0) { /* unchanged since the snapshot: the index has it */
+            iter_load_loc(it, kix_cursor_loc(ix, &c));
             it->cur = c;
             it->on_index = it->valid;
-            it->mod_count = db->mod_count;
+            it->side = side;
+            it->mod_count = v->mod_count;
             break;
         }
         /* Absent at the iterator's sequence: skip the key and look past it. */
@@ -207,11 +209,9 @@ void axs_iter_destroy(axs_iter *it)
 {
     if (!it)
         return;
-    pthread_mutex_lock(&it->db->mu);
     iter_release_entry(it);
     if (it->own_snapshot)
-        db_snapshot_release_locked(it->db, it->own_snapshot);
-    pthread_mutex_unlock(&it->db->mu);
+        db_snapshot_unregister(it->db, it->own_snapshot);
     free(it->kbuf);
     free(it->vbuf);
     free(it);
@@ -222,18 +222,28 @@ bool axs_iter_valid(const axs_iter *it)
     return it && it->valid;
 }
 
+/* The read section of an iterator call: enters it and says which view (side) it reads. */
+static const db_view *iter_enter(axs_iter *it, lr_slot **slot, int *side)
+{
+    const db_view *v = lr_enter(it->db, slot);
+    *side = (int)(v - it->db->views);
+    return v;
+}
+
 static void iter_seek(axs_iter *it, const void *key, size_t klen, bool forward)
 {
-    pthread_mutex_lock(&it->db->mu);
+    lr_slot *slot;
+    int side;
+    const db_view *v = iter_enter(it, &slot, &side);
     iter_release_entry(it);
     it->status = AXS_OK;
     if (key == NULL && klen == SIZE_MAX) /* seek_to_first / seek_to_last */
-        iter_find(it, NULL, 0, forward, true, NULL, false);
+        iter_find(it, v, side, NULL, 0, forward, true, NULL, false);
     else if ((!key && klen) || klen > AXS_MAX_KEY_LEN)
         it->status = AXS_EINVAL;
     else
-        iter_find(it, key ? key : "", klen, forward, true, NULL, false);
-    pthread_mutex_unlock(&it->db->mu);
+        iter_find(it, v, side, key ? key : "", klen, forward, true, NULL, false);
+    lr_leave(slot);
 }
 
 void axs_iter_seek_to_first(axs_iter *it)
@@ -263,30 +273,28 @@ void axs_iter_seek_for_prev(axs_iter *it, const void *key, size_t klen)
 /* Steps to the next (or previous) visible key after the current one. */
 static void iter_step(axs_iter *it, bool forward)
 {
-    axs_db *db = it->db;
-    pthread_mutex_lock(&db->mu);
-    if (!it->valid) {
-        pthread_mutex_unlock(&db->mu);
+    if (!it->valid)
         return;
-    }
     /* The boundary is the current key; copy it, since releasing the entry unpins it. */
     if (grow(&it->kbuf, &it->kbuf_cap, it->klen ? it->klen : 1)) {
         iter_release_entry(it);
         it->status = AXS_ENOMEM;
-        pthread_mutex_unlock(&db->mu);
         return;
     }
     if (it->key != it->kbuf)
         memcpy(it->kbuf, it->key, it->klen);
     size_t klen = it->klen;
-    bool use_cursor = it->on_index && it->mod_count == db->mod_count;
+    lr_slot *slot;
+    int side;
+    const db_view *v = iter_enter(it, &slot, &side);
+    bool use_cursor = it->on_index && it->side == side && it->mod_count == v->mod_count;
     kix_cursor c = it->cur;
     bool on = false;
     if (use_cursor)
-        on = forward ? kix_next(db->index, &c) : kix_prev(db->index, &c);
+        on = forward ? kix_next(v->index, &c) : kix_prev(v->index, &c);
     iter_release_entry(it);
-    iter_find(it, it->kbuf, klen, forward, false, use_cursor ? &c : NULL, on);
-    pthread_mutex_unlock(&db->mu);
+    iter_find(it, v, side, it->kbuf, klen, forward, false, use_cursor ? &c : NULL, on);
+    lr_leave(slot);
 }
 
 void axs_iter_next(axs_iter *it)

@@ -9,6 +9,7 @@
 #ifndef ALEXSTORAGE_LOG_H
 #define ALEXSTORAGE_LOG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -20,13 +21,18 @@ typedef struct log_segment {
     axs_file *file;
     const uint8_t *map; /* capacity bytes mapped; only [0, size) may be read */
     uint64_t capacity;
-    uint64_t size;       /* bytes of valid data: appends go here */
-    uint64_t live_bytes; /* bytes of entries the index still points to */
-    uint32_t pins;       /* pinned values and iterators positioned in this segment */
+    /* Bytes of valid data: appends go here. Written by the writer, read by readers to bound
+     * an entry (atomic; the index publishes a location only after its bytes are written). */
+    _Atomic uint64_t size;
+    uint64_t live_bytes; /* bytes of entries the index still points to (writer's) */
+    /* Pinned values and iterators positioned in this segment, plus LOG_OBSOLETE once
+     * compaction removed it: whoever brings the count to exactly LOG_OBSOLETE unmaps it. */
+    _Atomic uint64_t pin_state;
     bool sealed;         /* ends with a SEAL record: never appended to again */
     uint64_t written_back; /* appended bytes below this offset have had writeback started */
-    bool obsolete;       /* removed by compaction: unmapped when the last pin goes */
 } log_segment;
+
+#define LOG_OBSOLETE (UINT64_C(1) << 63)
 
 /* File name of segment `number` in dir, written to buf (at least strlen(dir) + 32 bytes). */
 void log_segment_path(char *buf, size_t len, const char *dir, uint64_t number);

@@ -28,9 +28,12 @@
  *     and survives a crash of the process, not of the machine. A write batch is atomic: after
  *     any crash either all of it is there or none of it.
  *
- *  6. Threads. Every function may be called from any thread. In this version one lock
- *     serialises all calls on a handle (docs/architecture.md); pinned values and iterators
- *     stay valid across other threads' writes.
+ *  6. Threads. Every function may be called from any number of threads at once on one handle
+ *     (docs/concurrency.md). Reads (gets, pinned gets, iterator steps) never wait for a
+ *     writer, an fsync or a compaction: they read an immutable side of the index while writes
+ *     go to the other. Writers are queued; the one at the head commits the whole queue as one
+ *     group with one write and at most one fdatasync. Pinned values and iterators stay valid
+ *     across other threads' writes, segment roll-over and compaction until released.
  *
  *  7. Files. docs/format.md describes every file in the database directory, byte by byte.
  */
@@ -78,6 +81,12 @@ typedef struct axs_options {
     bool paranoid_checks;
     int compression;         /* AXS_COMPRESSION_NONE (default) or AXS_COMPRESSION_LZ4 */
     uint64_t segment_size;   /* bytes per log segment before a new one starts; default 64 MiB */
+    /* Background compaction: a thread of the handle rewrites the live records of the oldest
+     * segments, then removes them, whenever garbage (log bytes no key refers to any more)
+     * passes this fraction of the log, and stops once it is below half of it. 0 turns it off;
+     * valid values are 0 and 0.05..0.95. Default 0.5, which keeps the log within about twice
+     * the live data. Ignored when read_only. */
+    double compaction_garbage_ratio;
     const axs_io *io;        /* NULL: axs_io_posix() */
 } axs_options;
 
@@ -203,10 +212,22 @@ AXS_EXPORT int axs_checkpoint_create(axs_db *db, const char *dir);
 /* Makes everything written so far durable (fdatasync) and writes an index checkpoint. */
 AXS_EXPORT int axs_flush(axs_db *db);
 
-/* Rewrites the live records into new segments and deletes the old ones, reclaiming the space
- * of overwritten and deleted values; crash-safe at every step (docs/format.md). Blocks other
- * calls on the handle while it runs. */
+/* Rewrites every live record, in key order, into new segments and deletes the old ones,
+ * reclaiming the space of overwritten and deleted values; crash-safe at every step
+ * (docs/format.md). Reads go on while it runs; writes are held only while it switches a chunk
+ * of records (docs/concurrency.md). */
 AXS_EXPORT int axs_compact(axs_db *db);
+
+/* Rewrites the live records of the keys in [begin, end), in key order, at the head of the log
+ * (so a scan of the range reads them in order), then reclaims the oldest segments whose
+ * records have all moved or died. begin NULL (or empty): from the first key; end NULL: through
+ * the last key. An empty range does nothing. */
+AXS_EXPORT int axs_compact_range(axs_db *db, const void *begin, size_t blen, const void *end,
+                                 size_t elen);
+
+/* Waits until the background compaction has nothing to do (garbage below the trigger) or is
+ * off, and returns its last error (AXS_OK if none). For tests and benchmarks. */
+AXS_EXPORT int axs_wait_for_compaction(axs_db *db);
 
 typedef struct axs_stats {
     uint64_t num_keys;
@@ -215,7 +236,14 @@ typedef struct axs_stats {
     uint64_t log_bytes;         /* bytes in all segments */
     uint64_t live_bytes;        /* bytes of records still referenced by the index */
     uint64_t index_bytes;       /* memory of the learned index */
-    uint64_t puts, deletes, gets, batches, syncs;
+    uint64_t puts, deletes, gets, batches;
+    uint64_t syncs;            /* fdatasyncs of the log (one per commit group that asked) */
+    uint64_t synced_writes;    /* writes made with sync: syncs / synced_writes is group commit */
+    uint64_t commit_groups;    /* commit groups (each one write of the log) */
+    uint64_t compactions;      /* compaction passes finished (background, range or full) */
+    uint64_t compaction_bytes_written; /* bytes compaction copied to the head of the log */
+    uint64_t compaction_bytes_removed; /* bytes of segment files compaction removed */
+    double compaction_seconds;         /* time spent compacting, all passes */
     uint64_t corruptions_skipped; /* records skipped at open with paranoid_checks off */
     uint64_t recovered_records;   /* log records replayed at the last open */
     uint64_t checkpoint_keys;     /* keys loaded from a checkpoint at the last open */

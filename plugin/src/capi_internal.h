@@ -94,9 +94,10 @@ struct rocksdb_t {
     bool read_only;
     rocksdb_mergeoperator_t *merge_operator; /* reference held for the handle's life */
     rocksdb_comparator_t *comparator;
-    /* Serialises writes that must read before they write (merge, delete_range) and keeps the
-     * two sides of hybrid mode in the same order. */
-    pthread_mutex_t write_mu;
+    /* Held exclusively by writes that must read before they write (merge, delete_range,
+     * batches) and by every hybrid-mode write (both sides in the same order); shared by native
+     * puts and deletes, which the core's commit queue orders (db.c). */
+    pthread_rwlock_t write_mu;
 };
 
 struct rocksdb_snapshot_t {

@@ -3,9 +3,11 @@
  * with merges applied at write time, merge.h); point reads; snapshots; flush, compaction,
  * properties and sizes.
  *
- * Every write takes db->write_mu: merges and range deletions read before they write, and in
- * hybrid mode both sides must apply writes in the same order (hybrid.h). Reads take no plugin
- * lock; the core is thread-safe.
+ * Writes take db->write_mu, a read-write lock: exclusively for anything that reads before it
+ * writes (merges, range deletions, batches) and in hybrid mode, where both sides must apply
+ * writes in the same order (hybrid.h); shared for a native put or delete, which the core
+ * orders itself, so concurrent puts reach the core together and share its group commit.
+ * Reads take no plugin lock; the core is thread-safe.
  */
 #define _GNU_SOURCE /* tdestroy, twalk_r */
 #include <errno.h>
@@ -208,7 +210,7 @@ static rocksdb_t *db_open(const rocksdb_options_t *o, const char *name, bool rea
     db->mode = mode;
     db->read_only = read_only;
     db->comparator = o->x.comparator;
-    pthread_mutex_init(&db->write_mu, NULL);
+    pthread_rwlock_init(&db->write_mu, NULL);
     int rc = 0;
     if (mode == AXP_MODE_HYBRID) {
         rc = axp_hybrid_open(db, o, read_only, errptr);
@@ -220,6 +222,10 @@ static rocksdb_t *db_open(const rocksdb_options_t *o, const char *name, bool rea
         ao.read_only = read_only;
         ao.paranoid_checks = o->f.paranoid_checks;
         ao.compression = o->f.compression == 0 ? AXS_COMPRESSION_NONE : AXS_COMPRESSION_LZ4;
+        /* RocksDB's switch for automatic compaction turns the core's background pass off;
+         * rocksdb_compact_range still compacts on demand. */
+        if (o->f.disable_auto_compactions)
+            ao.compaction_garbage_ratio = 0;
         char *msg = NULL;
         rc = axs_open(name, &ao, &db->core, &msg);
         if (rc)
@@ -227,7 +233,7 @@ static rocksdb_t *db_open(const rocksdb_options_t *o, const char *name, bool rea
         free(msg);
     }
     if (rc) {
-        pthread_mutex_destroy(&db->write_mu);
+        pthread_rwlock_destroy(&db->write_mu);
         free(db->path);
         free(db);
         return NULL;
@@ -258,7 +264,7 @@ void rocksdb_close(rocksdb_t *db)
     else
         axs_close(db->core);
     axp_mergeoperator_unref(db->merge_operator);
-    pthread_mutex_destroy(&db->write_mu);
+    pthread_rwlock_destroy(&db->write_mu);
     free(db->path);
     free(db);
 }
@@ -519,7 +525,7 @@ static void write_batch(rocksdb_t *db, const rocksdb_writeoptions_t *wo,
         axs_batch_destroy(r.out);
         return;
     }
-    pthread_mutex_lock(&db->write_mu);
+    pthread_rwlock_wrlock(&db->write_mu);
     int rc = axp_batch_foreach(b, resolve_op, &r, errptr);
     if (rc == 0 && db->mode == AXP_MODE_HYBRID) {
         size_t len;
@@ -534,7 +540,7 @@ static void write_batch(rocksdb_t *db, const rocksdb_writeoptions_t *wo,
                 axp_hybrid_read_side_failed(db);
         }
     }
-    pthread_mutex_unlock(&db->write_mu);
+    pthread_rwlock_unlock(&db->write_mu);
     tdestroy(r.tree, pend_free);
     free(r.ranges);
     axs_batch_destroy(r.out);
@@ -565,12 +571,12 @@ static void write_one(rocksdb_t *db, const rocksdb_writeoptions_t *wo, int type,
         axs_write_options cwo;
         if (!core_write_options(db, wo, &cwo, errptr))
             return;
-        pthread_mutex_lock(&db->write_mu);
+        pthread_rwlock_rdlock(&db->write_mu);
         int rc = type == AXP_OP_PUT ? axs_put(db->core, &cwo, key, klen, val, vlen)
                                     : axs_delete(db->core, &cwo, key, klen);
         if (rc)
             axp_error_core(errptr, rc, db->core, NULL);
-        pthread_mutex_unlock(&db->write_mu);
+        pthread_rwlock_unlock(&db->write_mu);
         return;
     }
     rocksdb_writebatch_t *b = rocksdb_writebatch_create();
@@ -820,19 +826,23 @@ void rocksdb_flush_wal(rocksdb_t *db, unsigned char sync, char **errptr)
     }
 }
 
-/* Compaction rewrites the whole log: it reclaims every range at once, so a range request
- * (or NULL bounds, meaning everything) runs the same compaction. */
+/* NULL bounds compact everything (axs_compact); a range rewrites that range's records in key
+ * order and reclaims the oldest segments left empty (axs_compact_range). In native mode writes
+ * go on meanwhile (the core holds them only a chunk at a time). */
 static void compact(rocksdb_t *db, const char *start, size_t slen, const char *limit,
                     size_t llen)
 {
     if (!db || db->read_only)
         return;
-    pthread_mutex_lock(&db->write_mu);
-    if (db->mode == AXP_MODE_HYBRID)
+    if (db->mode == AXP_MODE_HYBRID) {
+        pthread_rwlock_wrlock(&db->write_mu);
         axp_hybrid_compact(db, start, slen, limit, llen);
-    else
+        pthread_rwlock_unlock(&db->write_mu);
+    } else if (!start && !limit) {
         axs_compact(db->core);
-    pthread_mutex_unlock(&db->write_mu);
+    } else {
+        axs_compact_range(db->core, start, start ? slen : 0, limit, limit ? llen : 0);
+    }
 }
 
 void rocksdb_compact_range(rocksdb_t *db, const char *start_key, size_t start_key_len,

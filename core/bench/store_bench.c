@@ -61,6 +61,7 @@
 #include <lz4.h>
 
 #include "alexstorage/db.h"
+#include "bench_util.h"
 
 #ifdef STORE_BENCH_HAVE_LMDB
 #include <lmdb.h>
@@ -148,52 +149,6 @@ static const char usage[] =
 
 /* ---------------------------------------------------------------------------------------- */
 /* Small helpers.                                                                            */
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("store_bench: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void progress(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p)
-        die("out of memory (%zu bytes)", n);
-    return p;
-}
-
-static inline uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* splitmix64: a tiny, well-mixed generator; one state per stream. */
-static inline uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
 
 /* Streams derived from --seed, so that each phase restarts the same sequence for every store. */
 enum { STREAM_PERM = 1, STREAM_READ = 2, STREAM_MIXED = 3, STREAM_VALUES = 4, STREAM_REOPEN = 5 };
@@ -747,24 +702,6 @@ static void dir_usage(const char *dir, uint64_t *size, uint64_t *blocks)
     *blocks = du_blocks;
 }
 
-static int rm_visit(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    int rc = (type == FTW_DP) ? rmdir(path) : unlink(path);
-    if (rc)
-        fprintf(stderr, "store_bench: removing %s: %s\n", path, strerror(errno));
-    return 0;
-}
-
-static void remove_tree(const char *dir)
-{
-    struct stat st;
-    if (lstat(dir, &st) != 0)
-        return;
-    nftw(dir, rm_visit, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* ---------------------------------------------------------------------------------------- */
 /* Phases.                                                                                   */
 
@@ -1073,53 +1010,9 @@ static void rocksdb_probe_runtime(const char *base)
 }
 
 typedef struct env_info {
-    char date[32];
-    char cpu[128];
-    long cores;
-    char kernel[256];
-    uint64_t mem_mib;
-    char fs[64];
-    double clock_p50, clock_mean;
-    char cmdline[1024];
-    char loadavg[64];
+    bench_env m;       /* the machine (bench_env.h) */
+    double clock_p50, clock_mean; /* one clock_gettime pair, ns */
 } env_info;
-
-static void read_cpu_model(char *out, size_t len)
-{
-    snprintf(out, len, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            char *p = strchr(line, ':');
-            if (p) {
-                p++;
-                while (*p == ' ' || *p == '\t')
-                    p++;
-                p[strcspn(p, "\n")] = 0;
-                snprintf(out, len, "%s", p);
-            }
-            break;
-        }
-    }
-    fclose(f);
-}
-
-static const char *fs_name(long type)
-{
-    switch ((unsigned long)type) {
-    case 0xEF53: return "ext2/3/4";
-    case 0x58465342: return "xfs";
-    case 0x9123683E: return "btrfs";
-    case 0x01021994: return "tmpfs";
-    case 0x794c7630: return "overlayfs";
-    case 0x2FC12FC1: return "zfs";
-    case 0xF2F52010: return "f2fs";
-    default: return NULL;
-    }
-}
 
 /* Median cost of one clock_gettime pair, as seen by the per-op timings. */
 static void clock_overhead(double *p50, double *mean)
@@ -1138,47 +1031,9 @@ static void clock_overhead(double *p50, double *mean)
 
 static void gather_env(env_info *e, const char *base, int argc, char **argv)
 {
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(e->date, sizeof e->date, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    read_cpu_model(e->cpu, sizeof e->cpu);
-    e->cores = sysconf(_SC_NPROCESSORS_ONLN);
-    struct utsname u;
-    if (uname(&u) == 0)
-        snprintf(e->kernel, sizeof e->kernel, "%s %s %s", u.sysname, u.release, u.machine);
-    else
-        snprintf(e->kernel, sizeof e->kernel, "unknown");
-    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
-    e->mem_mib = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize >> 20 : 0;
-    struct statfs sf;
-    if (statfs(base, &sf) == 0) {
-        const char *name = fs_name((long)sf.f_type);
-        if (name)
-            snprintf(e->fs, sizeof e->fs, "%s", name);
-        else
-            snprintf(e->fs, sizeof e->fs, "0x%lx", (unsigned long)sf.f_type);
-    } else {
-        snprintf(e->fs, sizeof e->fs, "unknown");
-    }
+    bench_env_gather(&e->m, base, argc, argv);
     clock_overhead(&e->clock_p50, &e->clock_mean);
-    snprintf(e->loadavg, sizeof e->loadavg, "unknown");
-    FILE *la = fopen("/proc/loadavg", "r");
-    if (la) {
-        if (fgets(e->loadavg, sizeof e->loadavg, la))
-            e->loadavg[strcspn(e->loadavg, "\n")] = 0;
-        fclose(la);
-    }
     rocksdb_probe_runtime(base);
-    size_t pos = 0;
-    e->cmdline[0] = 0;
-    for (int i = 0; i < argc && pos < sizeof e->cmdline; i++) {
-        int n = snprintf(e->cmdline + pos, sizeof e->cmdline - pos, "%s%s", i ? " " : "",
-                         argv[i]);
-        if (n < 0)
-            break;
-        pos += (size_t)n;
-    }
 }
 
 static const char *assertions(void)
@@ -1275,13 +1130,13 @@ static void print_env(const env_info *e, const char *base)
     char lmdbv[32], rocksv[32];
     lmdb_version_str(lmdbv, sizeof lmdbv);
     rocksdb_version_str(rocksv, sizeof rocksv);
-    printf("## store_bench %s\n\n", e->date);
+    printf("## store_bench %s\n\n", e->m.date);
     printf("```\n");
-    printf("command:      %s\n", e->cmdline);
-    printf("CPU:          %s, %ld cores online, %" PRIu64 " MiB RAM\n", e->cpu, e->cores,
-           e->mem_mib);
-    printf("kernel:       %s; load average at start: %s\n", e->kernel, e->loadavg);
-    printf("directory:    %s (%s)\n", base, e->fs);
+    printf("command:      %s\n", e->m.cmdline);
+    printf("CPU:          %s, %ld cores online, %" PRIu64 " MiB RAM\n", e->m.cpu, e->m.cores,
+           e->m.mem_mib);
+    printf("kernel:       %s; load average at start: %s\n", e->m.kernel, e->m.loadavg);
+    printf("directory:    %s (%s)\n", base, e->m.fs);
     printf("AlexStorage:  %s, LZ4 %s (runtime)\n", STORE_BENCH_ALEXSTORAGE_VERSION,
            LZ4_versionString());
     printf("LMDB:         %s (runtime mdb_version)\n", lmdbv);
@@ -1413,20 +1268,20 @@ static void write_json(const char *path, const env_info *e, const char *base)
     rocksdb_version_str(rocksv, sizeof rocksv);
     fprintf(f, "{\n  \"benchmark\": \"store_bench\",\n  \"environment\": {\n");
     fprintf(f, "    \"date\": ");
-    json_str(f, e->date);
+    json_str(f, e->m.date);
     fprintf(f, ",\n    \"command\": ");
-    json_str(f, e->cmdline);
+    json_str(f, e->m.cmdline);
     fprintf(f, ",\n    \"cpu_model\": ");
-    json_str(f, e->cpu);
+    json_str(f, e->m.cpu);
     fprintf(f, ",\n    \"cores\": %ld,\n    \"memory_mib\": %" PRIu64 ",\n    \"kernel\": ",
-            e->cores, e->mem_mib);
-    json_str(f, e->kernel);
+            e->m.cores, e->m.mem_mib);
+    json_str(f, e->m.kernel);
     fprintf(f, ",\n    \"loadavg_at_start\": ");
-    json_str(f, e->loadavg);
+    json_str(f, e->m.loadavg);
     fprintf(f, ",\n    \"directory\": ");
     json_str(f, base);
     fprintf(f, ",\n    \"filesystem\": ");
-    json_str(f, e->fs);
+    json_str(f, e->m.fs);
     fprintf(f, ",\n    \"alexstorage_version\": ");
     json_str(f, STORE_BENCH_ALEXSTORAGE_VERSION);
     fprintf(f, ",\n    \"lz4_version\": ");
@@ -1626,6 +1481,7 @@ static void cleanup(void)
 
 int main(int argc, char **argv)
 {
+    bench_program = "store_bench";
     /* Default --stores: whatever is compiled in. */
     flags.stores[0] = 0;
     for (size_t c = 0; c < NUM_CLASSES; c++)

@@ -109,6 +109,8 @@ static void child_main(int wfd, const char *dir, const crash_cfg *cfg, uint64_t 
     o.create_if_missing = true;
     o.segment_size = cfg->segment_size;
     o.compression = cfg->compression;
+    /* Background compaction on, and eager: kills also land inside its passes (issue 7). */
+    o.compaction_garbage_ratio = 0.25;
     axs_db *db = NULL;
     char *err = NULL;
     int rc = axs_open(dir, &o, &db, &err);

@@ -146,6 +146,7 @@ static void one_point(pl_run *pr, uint64_t pseed)
     o.create_if_missing = true;
     o.segment_size = 64 * 1024;
     o.compression = compression;
+    o.compaction_garbage_ratio = 0.25; /* power can go during a background pass too */
     o.io = io;
     int rc = axs_open(pr->dir, &o, &db, &err);
     if (rc)

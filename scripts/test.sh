@@ -4,7 +4,8 @@
 # Installs what is missing and builds Release (scripts/setup.sh), then runs the whole CTest
 # suite twice: on the Release build in build/, and on an AddressSanitizer + UBSan build in
 # build-asan/ (sizes scaled by ALEXSTORAGE_TEST_SCALE, default 0.25 there, to keep it quick).
-# Finally the tests that start threads run under ThreadSanitizer (build-tsan/). Warnings are
+# Then the tests that start threads run under ThreadSanitizer (build-tsan/), and the libFuzzer
+# targets (core/tests/fuzz) fuzz for 20 s each in a clang build (build-fuzz/). Warnings are
 # errors in every build. Exit status is non-zero if any test fails.
 #
 #   scripts/test.sh                     # everything
@@ -45,4 +46,11 @@ cmake --build "$here/build-tsan" -j "$jobs" --target "${tsan_targets[@]}" -- --n
   >/dev/null
 echo "== ThreadSanitizer: ctest"
 (cd "$here/build-tsan" && ctest --output-on-failure -R "$tsan_tests")
+echo "== Fuzzers: clang, libFuzzer with ASan+UBSan, each target for 20 s (build-fuzz)"
+fuzz_targets=(fuzz_open fuzz_ops fuzz_writebatch)
+CC=clang CXX=clang++ cmake -S "$here" -B "$here/build-fuzz" -DALEXSTORAGE_WERROR=ON \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALEXSTORAGE_BUILD_BENCHMARKS=OFF --log-level=WARNING >/dev/null
+cmake --build "$here/build-fuzz" -j "$jobs" --target "${fuzz_targets[@]}" -- --no-print-directory \
+  >/dev/null
+(cd "$here/build-fuzz" && ctest --output-on-failure -j "$jobs" -L fuzz)
 echo "== all test suites passed"

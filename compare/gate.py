@@ -7,13 +7,17 @@ Two checks, each against compare/baseline.json:
    `valgrind --tool=callgrind`): deterministic on one build, so the tolerance is tight (3%).
 2. AlexStorage / RocksDB latency ratios at 100K keys, measured in the same run (alternating
    stores, the fastest p50 of 7 runs each), so the machine's speed cancels: fillrandom_unique
-   (writes), readrandom (reads), seekrandom (100 nexts). Noisy machines, so 25%, and a ratio
+   (writes) and readrandom (reads). Noisy machines, so 25%, and a ratio
    that fails is measured again, up to twice: it fails the gate only if it fails three times
    in a row (a burst of load elsewhere on a shared machine is not a regression; a real one
    fails every time). readrandomwriterandom is left out:
    its operations are the same puts and gets, and its ratio moved by up to 30% between quiet
    runs of one build (RocksDB's read latency in the mix depends on its memtable's random
-   shape), too much for a gate.
+   shape), too much for a gate. seekrandom (100 nexts) is left out too: on one build its
+   ratio measured 0.87 to 1.64 (1.0 and 0.87 when recorded on a quiet machine, 1.19 to 1.64
+   when CI ran it after the test suites), as the cost of the first touches of the mapped log
+   moves with the machine's memory state; the scan count of check 1 watches the iterator's
+   code instead.
 
 A measurement worse than baseline x (1 + tolerance) is a regression. One better than
 baseline x (1 - tolerance) passes, with a note to record the new baseline.
@@ -38,7 +42,7 @@ ROOT = os.path.dirname(HERE)
 BASELINE = os.path.join(HERE, "baseline.json")
 
 # benchmark -> the operation type whose p50 is compared
-RATIO_BENCHMARKS = {"fillrandom_unique": "write", "readrandom": "read", "seekrandom": "seek"}
+RATIO_BENCHMARKS = {"fillrandom_unique": "write", "readrandom": "read"}
 GATE_FUNCS = {"put": "gate_puts", "get": "gate_gets", "scan": "gate_scan"}
 
 
@@ -84,9 +88,7 @@ def measure_ratios(driver, repeats, only=None):
                 db = os.path.join(work, store)
                 common = [driver, "--store=" + store, "--db=" + db, "--num=100000", "--seed=1",
                           "--compression_type=none"]
-                for flags in (["--benchmarks=fillrandom_unique,readrandom"],
-                              ["--use_existing_db", "--benchmarks=seekrandom",
-                               "--seek_nexts=100", "--reads=10000"]):
+                for flags in (["--benchmarks=fillrandom_unique,readrandom"],):
                     jpath = os.path.join(work, "out.json")
                     run(common + flags + ["--json=" + jpath])
                     with open(jpath) as f:

@@ -546,7 +546,6 @@ static int db_seal(axs_db *db, log_segment *seg)
     }
     seg->sealed = true; /* even if the sync fails: nothing may follow the SEAL */
     db->log_bytes += sizeof rec;
-    db->segments_sealed++;
     rc = db->io->sync(db->io->ctx, seg->file);
     if (rc) {
         db->failed = AXS_EIO;
@@ -1046,12 +1045,9 @@ static int db_read_view(axs_db *db, const db_view *v, const axs_read_options *ro
     return rc;
 }
 
-static int db_check_read(const axs_read_options *ro, const void *key, size_t klen)
+static int db_check_key(const void *key, size_t klen)
 {
-    if ((!key && klen) || klen > AXS_MAX_KEY_LEN)
-        return AXS_EINVAL;
-    (void)ro;
-    return AXS_OK;
+    return (!key && klen) || klen > AXS_MAX_KEY_LEN ? AXS_EINVAL : AXS_OK;
 }
 
 int axs_get(axs_db *db, const axs_read_options *ropts, const void *key, size_t klen, void *buf,
@@ -1060,7 +1056,7 @@ int axs_get(axs_db *db, const axs_read_options *ropts, const void *key, size_t k
     if (!db || !vlen || !found || (!buf && buf_len))
         return AXS_EINVAL;
     *found = false;
-    int rc = db_check_read(ropts, key, klen);
+    int rc = db_check_key(key, klen);
     if (rc)
         return rc;
     uint8_t *tmp = NULL;
@@ -1084,7 +1080,7 @@ int axs_get_alloc(axs_db *db, const axs_read_options *ropts, const void *key, si
         return AXS_EINVAL;
     *value = NULL;
     *found = false;
-    int rc = db_check_read(ropts, key, klen);
+    int rc = db_check_key(key, klen);
     if (rc)
         return rc;
     uint8_t *tmp = NULL;
@@ -1117,7 +1113,7 @@ int axs_get_pinned(axs_db *db, const axs_read_options *ropts, const void *key, s
         return AXS_EINVAL;
     *pin = NULL;
     *found = false;
-    int rc = db_check_read(ropts, key, klen);
+    int rc = db_check_key(key, klen);
     if (rc)
         return rc;
     axs_pinned *p = calloc(1, sizeof *p);
@@ -1953,15 +1949,26 @@ typedef struct reloc_set {
     bool key_order; /* the moves are in key order, a subsequence of the index's order */
 } reloc_set;
 
+/* Moves the live-byte accounting of one re-pointed key from its old entry (none: UINT64_MAX)
+ * to its copy. */
+static void reloc_account(axs_db *db, uint64_t from, uint64_t to)
+{
+    log_segment *seg = db_segment(db, fmt_loc_segment(to));
+    const uint8_t *e = seg->map + fmt_loc_offset(to);
+    if (from != UINT64_MAX)
+        db_forget_entry(db, from);
+    db_count_entry(db, seg, fmt_entry_size(fmt_get32(e + 8), fmt_get32(e + 12)));
+}
+
 /* Re-points moves in key order by walking the index once: seek the first, then step. A move
  * whose key the walk does not find where expected falls back to a lookup. Returns how many of
  * the moves it made (all, unless the index disagrees, which it should not). */
 static size_t reloc_walk(axs_db *db, db_view *v, const reloc_set *rs, bool first)
 {
-    log_segment *seg = db_segment(db, fmt_loc_segment(rs->r[0].to));
-    const uint8_t *p = seg->map + fmt_loc_offset(rs->r[0].to);
+    size_t klen;
+    const uint8_t *key = db_key_at(db, rs->r[0].to, &klen);
     kix_cursor c;
-    bool on = kix_seek(v->index, p + FMT_ENTRY_HEADER_SIZE, fmt_get32(p + 8), &c);
+    bool on = kix_seek(v->index, key, klen, &c);
     size_t i = 0;
     for (; on && i < rs->n; i++) {
         /* The entries between two moves are keys the pass left in place: few, and bounded. */
@@ -1971,12 +1978,8 @@ static size_t reloc_walk(axs_db *db, db_view *v, const reloc_set *rs, bool first
         if (!on || kix_cursor_loc(v->index, &c) != rs->r[i].from)
             break;
         kix_cursor_set_loc(v->index, &c, rs->r[i].to);
-        if (first) {
-            log_segment *to = db_segment(db, fmt_loc_segment(rs->r[i].to));
-            const uint8_t *e = to->map + fmt_loc_offset(rs->r[i].to);
-            db_forget_entry(db, rs->r[i].from);
-            db_count_entry(db, to, fmt_entry_size(fmt_get32(e + 8), fmt_get32(e + 12)));
-        }
+        if (first)
+            reloc_account(db, rs->r[i].from, rs->r[i].to);
         on = kix_next(v->index, &c);
     }
     return i;
@@ -1988,18 +1991,14 @@ static int reloc_apply(axs_db *db, db_view *v, void *arg, bool first)
     const reloc_set *rs = arg;
     size_t done = rs->key_order && rs->n ? reloc_walk(db, v, rs, first) : 0;
     for (size_t i = done; i < rs->n; i++) {
-        log_segment *seg = db_segment(db, fmt_loc_segment(rs->r[i].to));
-        const uint8_t *p = seg->map + fmt_loc_offset(rs->r[i].to);
-        uint32_t klen = fmt_get32(p + 8);
+        size_t klen;
+        const uint8_t *key = db_key_at(db, rs->r[i].to, &klen);
         uint64_t old;
         bool had;
-        if (kix_put(v->index, p + FMT_ENTRY_HEADER_SIZE, klen, rs->r[i].to, &old, &had) != AXI_OK)
+        if (kix_put(v->index, key, klen, rs->r[i].to, &old, &had) != AXI_OK)
             return AXS_ENOMEM;
-        if (first) {
-            if (had)
-                db_forget_entry(db, old);
-            db_count_entry(db, seg, fmt_entry_size(klen, fmt_get32(p + 12)));
-        }
+        if (first)
+            reloc_account(db, had ? old : UINT64_MAX, rs->r[i].to);
     }
     return AXS_OK;
 }

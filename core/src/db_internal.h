@@ -113,7 +113,6 @@ struct axs_db {
     bool bg_stop, bg_wanted, bg_running;
     int bg_rc;
     bool bg_pending; /* a pass was requested and has not ended (under write_mu) */
-    uint64_t segments_sealed;
 
     uint8_t *wbuf; /* records are assembled here, then written with one write_at */
     size_t wbuf_cap;

@@ -791,6 +791,9 @@ static int db_submit(axs_db *db, db_writer *w)
     if (w->done) {
         pthread_mutex_unlock(&db->queue_mu);
         pthread_cond_destroy(&w->cv);
+        /* The leader's message, in this thread's last error (errors are per thread). */
+        if (w->rc)
+            db_set_error(db, w->rc, "%s", w->err);
         return w->rc;
     }
     db_writer *last = w;
@@ -820,6 +823,8 @@ static int db_submit(axs_db *db, db_writer *w)
         bool is_last = x == last;
         if (x != w) {
             x->rc = rc;
+            if (rc)
+                snprintf(x->err, sizeof x->err, "%s", msg);
             x->done = true;
             pthread_cond_signal(&x->cv);
         }

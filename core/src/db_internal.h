@@ -58,8 +58,9 @@ typedef struct db_writer {
     uint32_t count, crcs;
     uint8_t kind; /* DB_WRITE_PUT, _DELETE or _BATCH, for statistics */
     bool sync;
-    bool done; /* set by the leader, under queue_mu, with rc */
+    bool done; /* set by the leader, under queue_mu, with rc (and err when rc != 0) */
     int rc;
+    char err[DB_ERRBUF];
     pthread_cond_t cv;
     struct db_writer *next;
 } db_writer;

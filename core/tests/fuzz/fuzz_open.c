@@ -19,9 +19,8 @@
  * options: it must open and hold exactly the same keys and values.
  * Any crash, sanitizer report, leak or abort() is a bug.
  */
-#define _POSIX_C_SOURCE 200809L /* mkdtemp */
+#define _POSIX_C_SOURCE 200809L
 
-#include <dirent.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,9 +29,9 @@
 #include <unistd.h>
 
 #include "alexstorage/db.h"
+#include "fuzz_dir.h"
 #include "format.h"
 
-static char g_dir[256];
 
 #define NKINDS 5
 static const char *const kind_names[NKINDS] = {"0000000001.seg", "0000000002.seg",
@@ -44,26 +43,10 @@ static void fail(const char *what)
     abort();
 }
 
-static void clean_dir(void)
-{
-    DIR *d = opendir(g_dir);
-    if (!d)
-        fail("opendir");
-    struct dirent *de;
-    char path[512];
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", g_dir, de->d_name);
-        unlink(path);
-    }
-    closedir(d);
-}
-
 static void write_file(const char *name, const uint8_t *data, size_t len)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/%s", g_dir, name);
+    snprintf(path, sizeof path, "%s/%s", fuzz_dir, name);
     FILE *f = fopen(path, "wb");
     if (!f)
         fail("fopen");
@@ -170,7 +153,7 @@ static void parse(const uint8_t *in, size_t n, files *fs)
 
 static void materialize(const files *fs)
 {
-    clean_dir();
+    fuzz_dir_clean();
     for (int k = 0; k < NKINDS; k++)
         if (fs->present[k])
             write_file(kind_names[k], fs->data[k], fs->len[k]);
@@ -261,7 +244,7 @@ static void run_variant(const files *fs, bool read_only, bool paranoid)
     o.compaction_garbage_ratio = 0;
     axs_db *db = NULL;
     char *err = NULL;
-    int rc = axs_open(g_dir, &o, &db, &err);
+    int rc = axs_open(fuzz_dir, &o, &db, &err);
     free(err);
     if (rc != AXS_OK) {
         if (db)
@@ -277,7 +260,7 @@ static void run_variant(const files *fs, bool read_only, bool paranoid)
     /* What a read-write open accepted and closed must reopen the same. */
     db = NULL;
     err = NULL;
-    rc = axs_open(g_dir, &o, &db, &err);
+    rc = axs_open(fuzz_dir, &o, &db, &err);
     if (rc != AXS_OK) {
         fprintf(stderr, "fuzz_open: reopen failed: %s: %s\n", axs_strerror(rc),
                 err ? err : "");
@@ -299,28 +282,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/fuzz_open.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(g_dir))
-        fail("mkdtemp");
+    fuzz_dir_create("fuzz_open");
     return 0;
-}
-
-static void cleanup(void)
-{
-    if (g_dir[0]) {
-        clean_dir();
-        rmdir(g_dir);
-    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static bool registered;
-    if (!registered) {
-        atexit(cleanup);
-        registered = true;
-    }
     if (size > 256 * 1024)
         return 0;
     files fs;
@@ -330,6 +297,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     run_variant(&fs, false, false);
     for (int k = 0; k < NKINDS; k++)
         free(fs.data[k]);
-    clean_dir();
+    fuzz_dir_clean();
     return 0;
 }

@@ -16,9 +16,8 @@
  * deterministic contents. While a snapshot is held, reads through it are checked against a
  * copy of the model taken with it.
  */
-#define _POSIX_C_SOURCE 200809L /* mkdtemp */
+#define _POSIX_C_SOURCE 200809L
 
-#include <dirent.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,8 +26,8 @@
 #include <unistd.h>
 
 #include "alexstorage/db.h"
+#include "fuzz_dir.h"
 
-static char g_dir[256];
 
 static void fail(const char *what)
 {
@@ -330,22 +329,6 @@ static void check_iter(axs_db *db, const axs_snapshot *snap, const model *m, inp
 
 /* ---- the database ---- */
 
-static void clean_dir(void)
-{
-    DIR *d = opendir(g_dir);
-    if (!d)
-        fail("opendir");
-    struct dirent *de;
-    char path[512];
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", g_dir, de->d_name);
-        unlink(path);
-    }
-    closedir(d);
-}
-
 static axs_db *open_db(bool lz4)
 {
     axs_options o;
@@ -356,7 +339,7 @@ static axs_db *open_db(bool lz4)
     o.compression = lz4 ? AXS_COMPRESSION_LZ4 : AXS_COMPRESSION_NONE;
     axs_db *db = NULL;
     char *err = NULL;
-    int rc = axs_open(g_dir, &o, &db, &err);
+    int rc = axs_open(fuzz_dir, &o, &db, &err);
     if (rc != AXS_OK) {
         fprintf(stderr, "fuzz_ops: axs_open: %s: %s\n", axs_strerror(rc), err ? err : "");
         abort();
@@ -368,23 +351,11 @@ static axs_db *open_db(bool lz4)
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void cleanup(void)
-{
-    if (g_dir[0]) {
-        clean_dir();
-        rmdir(g_dir);
-    }
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/fuzz_ops.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(g_dir))
-        fail("mkdtemp");
-    atexit(cleanup);
+    fuzz_dir_create("fuzz_ops");
     return 0;
 }
 
@@ -394,7 +365,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 4096)
         return 0;
-    clean_dir();
+    fuzz_dir_clean();
     input in = {data, size, 0};
     model m = {0}, snapm = {0};
     axs_snapshot *snap = NULL;
@@ -498,7 +469,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_rc(axs_close(db), "axs_close");
             if (a & 1) {
                 char path[512];
-                snprintf(path, sizeof path, "%s/CHECKPOINT", g_dir);
+                snprintf(path, sizeof path, "%s/CHECKPOINT", fuzz_dir);
                 unlink(path);
             }
             lz4 = (a & 2) != 0;

@@ -779,6 +779,7 @@ static int db_submit(axs_db *db, db_writer *w)
 {
     pthread_cond_init(&w->cv, NULL);
     w->done = false;
+    w->rc = AXS_OK;
     w->next = NULL;
     pthread_mutex_lock(&db->queue_mu);
     if (db->queue_tail)
@@ -866,7 +867,7 @@ static int db_write_one(axs_db *db, const axs_write_options *wo, uint8_t type, c
     if (!buf)
         return AXS_ENOMEM;
     uint32_t crc;
-    db_writer w = {0};
+    db_writer w; /* not zeroed: every field is set here or by db_submit (err is 512 bytes) */
     w.len = db_encode_entry(&db->opts, buf, type, key, (uint32_t)klen, value, (uint32_t)vlen,
                             &crc);
     uint8_t crcb[4];
@@ -916,7 +917,7 @@ int axs_write(axs_db *db, const axs_write_options *wopts, const axs_batch *b)
         pthread_mutex_unlock(&db->write_mu);
         return rc;
     }
-    db_writer w = {0};
+    db_writer w; /* every field is set here or by db_submit */
     w.payload = b->data;
     w.len = b->len;
     w.count = b->count;

@@ -31,8 +31,8 @@ build_and_test() { # <dir> <label> <extra cmake args...>
 
 # Tests that start threads (keep in step when adding one): they run under TSan too. The rocksdb
 # store is left out: Debian's librocksdb is not built with TSan, so TSan cannot see its locks.
-tsan_targets=(test_db_api test_concurrency test_io test_stores alex_db_bench)
-tsan_tests='^test_db_api[.]test_threads$|^test_concurrency[.]|^test_io$'
+tsan_targets=(test_db_api test_concurrency test_group_faults test_io test_stores alex_db_bench)
+tsan_tests='^test_db_api[.]test_threads$|^test_concurrency[.]|^test_group_faults[.]|^test_io$'
 tsan_tests+='|^bench_(stores|threads)[.](alex|alex_capi|hybrid|lmdb|sqlite)$'
 
 build_and_test "$here/build" "Release" -DCMAKE_BUILD_TYPE=Release

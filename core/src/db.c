@@ -532,9 +532,14 @@ static int db_reserve_wbuf(axs_db *db, size_t need)
 }
 
 /* Appends a SEAL record to seg and syncs it: seg will not be appended to again, so only the
- * last segment can ever hold a torn write, and a sealed segment that lost its end is known. */
+ * last segment can ever hold a torn write, and a sealed segment that lost its end is known.
+ * A segment already sealed is left alone: the active segment stays sealed when starting its
+ * successor failed, and a second SEAL would be a record after the SEAL (corruption once a
+ * later segment exists). */
 static int db_seal(axs_db *db, log_segment *seg)
 {
+    if (seg->sealed)
+        return AXS_OK;
     uint8_t rec[FMT_RECORD_HEADER_SIZE];
     fmt_record_header_encode(rec, FMT_RECORD_SEAL, 0, db_wview(db)->seq, sizeof rec, 0);
     int rc = log_append(db->io, seg, rec, sizeof rec);
@@ -562,7 +567,7 @@ static int db_make_room(axs_db *db, uint64_t len)
     if (!seg->sealed && seg->size + len + FMT_RECORD_HEADER_SIZE <= seg->capacity &&
         (seg->size + len <= db->opts.segment_size || seg->size == FMT_SEG_HEADER_SIZE))
         return AXS_OK;
-    int rc = seg->sealed ? AXS_OK : db_seal(db, seg);
+    int rc = db_seal(db, seg);
     if (rc)
         return rc;
     /* Room for the record and the SEAL that will follow it. */

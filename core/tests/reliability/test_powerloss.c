@@ -415,6 +415,10 @@ static void test_powerloss_regressions(void **state)
         {&after_fault, 10737327603958225687u, "flush after a failed roll-over"},
         {&compaction_fault, 16679390982295377440u, "flush after a failed compaction (lost sync)"},
         {&compaction_fault, 12843050410476125231u, "flush after a failed compaction (short write)"},
+        /* a compaction after a failed roll-over sealed the already sealed active segment
+         * again: a second SEAL after the first, torn by the power loss, in a segment that the
+         * resurrected successor made non-last (found by a 3000-point run) */
+        {&after_fault, 9342480801677050168u, "compaction after a failed roll-over (second SEAL)"},
     };
     rel_install_reporters();
     unsigned fails = 0;

@@ -15,6 +15,7 @@ packages=(
   build-essential cmake pkg-config clang llvm libclang-rt-14-dev valgrind python3
   libcmocka-dev libbenchmark-dev libgflags-dev liblz4-dev libisal-dev
   librocksdb-dev rocksdb-tools liblmdb-dev libsqlite3-dev nlohmann-json3-dev python3-matplotlib
+  clang-tidy cppcheck
 )
 
 missing=()

@@ -133,6 +133,7 @@ static int copy_segment(axs_db *db, const log_segment *seg, bool last, const cha
         if (link(src, dst) == 0)
             return 0; /* the file was synced when it was sealed */
         int err = errno;
+        /* NOLINTNEXTLINE(misc-redundant-expression): ENOTSUP == EOPNOTSUPP on Linux only */
         if (err != EXDEV && err != EPERM && err != EMLINK && err != ENOTSUP &&
             err != EOPNOTSUPP)
             return -err;

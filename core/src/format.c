@@ -123,6 +123,7 @@ int fmt_record_validate(const uint8_t *p, uint64_t avail, fmt_record *r)
 
 void fmt_segment_header_encode(uint8_t dst[FMT_SEG_HEADER_SIZE], uint64_t number)
 {
+    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): 8 magic bytes, no NUL on disk */
     memcpy(dst, FMT_SEG_MAGIC, 8);
     fmt_put32(dst + 8, FMT_VERSION);
     fmt_put32(dst + 12, 0);
@@ -146,6 +147,7 @@ int fmt_segment_header_check(const uint8_t *p, uint64_t avail, uint64_t number)
 
 void fmt_marker_encode(uint8_t dst[FMT_MARKER_SIZE])
 {
+    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): 8 magic bytes, no NUL on disk */
     memcpy(dst, FMT_MARKER_MAGIC, 8);
     fmt_put32(dst + 8, FMT_VERSION);
     fmt_put32(dst + 12, 0);

@@ -357,6 +357,7 @@ typedef enum { LAYOUT_SPREAD, LAYOUT_KEEP_LEFT, LAYOUT_KEEP_RIGHT } layout;
 static data_node *dn_build_layout(const uint64_t *keys, const uint64_t *payloads, uint32_t n,
                                   uint32_t cap, layout how)
 {
+    assert(n <= cap); /* every key gets a slot */
     data_node *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
@@ -1110,7 +1111,8 @@ static void merge_upward(axi_tree *t, data_node *d, const path *p)
         }
         uint32_t bs = pl.start ^ pl.len; /* buddy run start */
         node *bn = m->children[bs];
-        if (bn->type != NODE_DATA || m->children[bs + pl.len - 1] != bn)
+        /* The buddy run never holds d itself; the first test says so to the static analyzer. */
+        if (bn == (node *)d || bn->type != NODE_DATA || m->children[bs + pl.len - 1] != bn)
             return;
         data_node *buddy = (data_node *)bn;
         uint32_t total = d->num_keys + buddy->num_keys;

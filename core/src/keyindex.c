@@ -643,14 +643,12 @@ static KIX_NOINLINE int level_rebuild(kix *ix, kix_level *L, size_t new_plen,
     }
     tree_free(ix, L->tree);
     L->tree = t;
-    if (new_plen > L->plen) {
-        if (L->depth) {
-            free(L->prefix);
-            L->prefix = pbuf;
-            ix->level_bytes += new_plen - L->plen;
-        } else {
-            memcpy(L->prefix, np, new_plen);
-        }
+    if (pbuf) { /* set above exactly when the prefix grows at depth > 0 */
+        free(L->prefix);
+        L->prefix = pbuf;
+        ix->level_bytes += new_plen - L->plen;
+    } else if (new_plen > L->plen) {
+        memcpy(L->prefix, np, new_plen);
     } else if (L->depth) {
         ix->level_bytes -= L->plen - new_plen; /* the buffer is kept; count what is used */
     }

@@ -6,6 +6,7 @@
  * list of versions, oldest first. The list is empty whenever no snapshot is live, so a
  * database without snapshots pays one pointer test per write.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,6 +124,7 @@ int vs_record(vstore *vs, const void *key, size_t klen, uint64_t seq, uint64_t o
             return AXS_OK; /* every live snapshot reads an older version (snapshot.h) */
     } else {
         int h = random_height(vs);
+        assert(h >= 1 && h <= VS_MAX_HEIGHT); /* so n is linked at level 0 at least */
         n = calloc(1, sizeof *n + (size_t)h * sizeof(vs_node *));
         if (!n)
             return AXS_ENOMEM;

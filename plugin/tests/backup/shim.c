@@ -71,7 +71,7 @@ rocksdb_t *rocksdb_open(const rocksdb_options_t *options, const char *name, char
     }
     db->mode = AXP_MODE_NATIVE;
     db->path = strdup(name);
-    pthread_mutex_init(&db->write_mu, NULL);
+    pthread_rwlock_init(&db->write_mu, NULL);
     return db;
 }
 
@@ -80,7 +80,7 @@ void rocksdb_close(rocksdb_t *db)
     if (!db)
         return;
     axs_close(db->core);
-    pthread_mutex_destroy(&db->write_mu);
+    pthread_rwlock_destroy(&db->write_mu);
     free(db->path);
     free(db);
 }

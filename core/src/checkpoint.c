@@ -59,6 +59,7 @@ int ckpt_write(axs_db *db, const ckpt_info *info)
     fmt_put32(table + 16 * nseg, fmt_mask_crc(fmt_crc32c(table, 16 * (size_t)nseg)));
 
     uint8_t hdr[FMT_CKPT_HEADER_SIZE];
+    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): 8 magic bytes, no NUL on disk */
     memcpy(hdr, FMT_CKPT_MAGIC, 8);
     const uint8_t *prefix;
     size_t plen = kix_count(db_wview(db)->index) ? kix_prefix(db_wview(db)->index, &prefix) : 0;
@@ -122,9 +123,21 @@ int ckpt_write(axs_db *db, const ckpt_info *info)
     return AXS_OK;
 }
 
-/* Sorts n (key, value) pairs stored as v[2i], v[2i+1] by key; tmp has room for 2n values. */
+static int pair_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts n (key, value) pairs stored as v[2i], v[2i+1] by key; tmp has room for 2n values.
+ * Equal keys may end in any order (the caller rejects them). Below a few thousand pairs the
+ * radix sort's four passes over 65,536 counters cost more than a comparison sort. */
 static int radix_sort_pairs(uint64_t *v, uint64_t *tmp, size_t n)
 {
+    if (n < 4096) {
+        qsort(v, n, 2 * sizeof *v, pair_cmp);
+        return AXS_OK;
+    }
     size_t *count = malloc(sizeof(size_t) << 16);
     if (!count)
         return AXS_ENOMEM;
@@ -182,8 +195,9 @@ int ckpt_load(axs_db *db, ckpt_info *info)
     }
     if (!FMT_VERSION_OK(fmt_get32(m + 8))) {
         result = fmt_get32(m + 8) > FMT_VERSION
-                     ? db_set_error(db, AXS_ENOTSUP, "Not supported: checkpoint has a newer "
-                                                     "format version")
+                     ? db_set_error(db, AXS_ENOTSUP, "Not supported: checkpoint has format "
+                                                     "version %" PRIu32 ", newer than this "
+                                                     "library's %u", fmt_get32(m + 8), FMT_VERSION)
                      : ckpt_bad(db, "unknown version");
         goto out;
     }
@@ -210,6 +224,12 @@ int ckpt_load(axs_db *db, ckpt_info *info)
         result = ckpt_bad(db, "bad segment table");
         goto out;
     }
+    /* Replay resumes at the position, so its segment is live: a checkpoint saying otherwise
+     * would have every segment up to it removed as obsolete. */
+    if (info->min_live_segment > info->position_segment) {
+        result = ckpt_bad(db, "oldest live segment after the position");
+        goto out;
+    }
     /* The position must be inside an open segment, and every live segment must be there. */
     log_segment *pos = db_segment(db, info->position_segment);
     if (!pos || info->position_offset < FMT_SEG_HEADER_SIZE ||
@@ -221,6 +241,22 @@ int ckpt_load(axs_db *db, ckpt_info *info)
                               "Corruption: the log ends before the checkpoint's position "
                               "(segment %" PRIu64 ", offset %" PRIu64 ")",
                               info->position_segment, info->position_offset);
+        goto out;
+    }
+    /* The position must be a record boundary: the replay resumes there, and would cut the log
+     * there as a torn tail if a record straddled it. The log up to the position was synced
+     * before the checkpoint was written, so the records' lengths, followed from the start of
+     * the segment, lead to it exactly (docs/format.md, "Record"); if not, the checkpoint is
+     * wrong. One header read per record, in one segment. */
+    uint64_t at = FMT_SEG_HEADER_SIZE, pos_size = pos->size;
+    while (pos->map && at < info->position_offset && pos_size - at >= FMT_RECORD_HEADER_SIZE) {
+        uint32_t rlen = fmt_get32(pos->map + at + 4);
+        if (rlen < FMT_RECORD_HEADER_SIZE)
+            break;
+        at += fmt_align(rlen);
+    }
+    if (at != info->position_offset) {
+        result = ckpt_bad(db, "its position is not a record boundary");
         goto out;
     }
     for (uint32_t i = 0; i < nseg; i++) {
@@ -274,9 +310,9 @@ int ckpt_load(axs_db *db, ckpt_info *info)
                 io->populate(io->ctx, db->segs[i]->file, db->segs[i]->map,
                              (size_t)db->segs[i]->size);
     /* Check, in log order so that the reads are sequential, that every location names a PUT
-     * entry (header and CRC) in a live segment before the position, and that its key starts
-     * with the prefix and has the ALEX key the checkpoint gives it. The index then needs to
-     * read keys only where ALEX keys are equal. */
+     * entry (header and CRC) in a live segment, wholly before the position, and that its key
+     * starts with the prefix and has the ALEX key the checkpoint gives it. The index then
+     * needs to read keys only where ALEX keys are equal. */
     for (uint64_t j = 0; j < info->num_keys; j++) {
         pairs[2 * j] = locs[j];
         pairs[2 * j + 1] = akeys[j];
@@ -294,6 +330,10 @@ int ckpt_load(axs_db *db, ckpt_info *info)
              fmt_loc_offset(loc) >= info->position_offset) ||
             s->number > info->position_segment || (j && loc == pairs[2 * j - 2]) ||
             db_entry_at(db, loc, true, &e) != AXS_OK || e.type != FMT_ENTRY_PUT ||
+            /* the whole entry before the position, which the replay may cut the log at */
+            (s->number == info->position_segment &&
+             fmt_loc_offset(loc) + fmt_entry_size(e.klen, e.vlen_stored) >
+                 info->position_offset) ||
             e.klen < plen || (plen && memcmp(e.key, prefix, plen) != 0) ||
             kix_akey(e.key, e.klen, plen) != pairs[2 * j + 1]) {
             result = ckpt_bad(db, "a location does not name a stored entry");

@@ -1,5 +1,6 @@
 /*
- * fuzz_dir.h: the scratch directory a fuzz target's databases live in (fuzz_open, fuzz_ops).
+ * fuzz_dir.h: the scratch directory a fuzz target's databases live in (fuzz_open, fuzz_ops,
+ * fuzz_checkpoint).
  * One per process, made under $TMPDIR (or /tmp) at LLVMFuzzerInitialize and removed at exit.
  */
 #ifndef ALEXSTORAGE_FUZZ_DIR_H

@@ -5,7 +5,9 @@
 
 Every seed is built from docs/format.md (fuzz_open), RocksDB's WriteBatch format
 (docs/writebatch.md; fuzz_writebatch) or fuzz_ops.c's operation encoding, deterministically,
-so the files are reproducible byte for byte. Existing seed files of the same names are
+so the files are reproducible byte for byte. fuzz_checkpoint's seeds are mostly edit scripts
+for the checkpoint of the database the target builds itself (fuzz_checkpoint.c), plus a few
+raw checkpoints. Existing seed files of the same names are
 overwritten; other files in the directories are left alone.
 """
 import os
@@ -169,6 +171,63 @@ def open_seeds():
     return seeds
 
 
+# ---- fuzz_checkpoint: edit scripts (fuzz_checkpoint.c, apply_edits) and raw checkpoints ----
+def ckpt_raw(pos_seg, pos_off, min_live=1, version=2, table=(), magic=b"ALEXCKPT"):
+    """A checkpoint without keys (empty prefix) whose position is (pos_seg, pos_off)."""
+    tab = b"".join(struct.pack("<QQ", n, live) for n, live in table)
+    hdr = magic + struct.pack("<IIQQQQQI", version, 0, 0, pos_seg, pos_off, 0, min_live,
+                              len(table))
+    out = hdr + struct.pack("<I", mask(crc32c(hdr)))
+    out += tab + struct.pack("<I", mask(crc32c(tab)))
+    return out + struct.pack("<I", mask(crc32c(b"")))
+
+
+def ckpt_seeds():
+    u16 = lambda v: struct.pack("<H", v)  # noqa: E731
+    edit = lambda *ops: bytes([1]) + b"".join(ops)  # noqa: E731
+    return {
+        # raw (mode 0): keyless checkpoints, checksums fixed by the target
+        "raw_empty_at_start": bytes([0]) + ckpt_raw(1, 32),
+        "raw_past_the_log": bytes([0]) + ckpt_raw(3, 1 << 20, table=[(1, 0), (2, 0), (3, 0)]),
+        "raw_missing_segment": bytes([0]) + ckpt_raw(1, 32, table=[(9, 100)]),
+        "raw_newer_version": bytes([0]) + ckpt_raw(1, 32, version=3),
+        "raw_bad_magic": bytes([0]) + ckpt_raw(1, 32, magic=b"ALEXCKPX"),
+        "raw_header_only": bytes([0]) + ckpt_raw(1, 32)[:64],
+        # edit scripts (mode 1; 0x11 also compacts after the read-write opens)
+        "genuine": edit(),
+        "genuine_compact": bytes([0x11]),
+        "stale_value": edit(bytes([6]) + u16(17) + bytes([0]), bytes([6]) + u16(40) + bytes([1])),
+        "other_keys_record": edit(bytes([1]) + u16(5) + bytes([1]) + u16(300)),
+        "other_keys_location": edit(bytes([1]) + u16(5) + bytes([0]) + u16(301)),
+        "wrong_akey": edit(bytes([2]) + u16(9) + bytes([0, 1])),
+        "location_off_by_8": edit(bytes([3]) + u16(9) + bytes([0, 8])),
+        "pair_removed": edit(bytes([4]) + u16(100)),
+        "pair_duplicated": edit(bytes([5]) + u16(100) + bytes([1])),
+        "pairs_swapped": edit(bytes([7]) + u16(3) + u16(200)),
+        "long_keys_swapped": edit(bytes([7]) + u16(7) + u16(8)),
+        "live_bytes_wrong": edit(bytes([8]) + u16(0) + bytes([0, 1, 2, 0])),
+        "table_entry_added": edit(bytes([9]) + u16(0) + bytes([1, 7, 5, 0])),
+        "table_entry_removed": edit(bytes([9]) + u16(0) + bytes([0])),
+        "prefix_shorter": edit(bytes([10]) + u16(0) + bytes([0])),
+        "prefix_shorter_stale_akeys": edit(bytes([10]) + u16(0) + bytes([0x80])),
+        "prefix_changed": edit(bytes([10]) + u16(0) + bytes([2, 0, ord("x")])),
+        "deleted_key_back": edit(bytes([11]) + u16(0) + u16(0) + bytes([0])),
+        "older_position": edit(bytes([12]) + u16(0) + u16(20) + bytes([1])),
+        "older_position_kept_pairs": edit(bytes([12]) + u16(0) + u16(20) + bytes([0])),
+        "first_pairs_only": edit(bytes([13]) + u16(50)),
+        "byte_flipped": edit(bytes([14]) + u16(0) + u16(70) + bytes([0x10])),
+        "truncated": edit(bytes([15]) + u16(0) + bytes([1]) + u16(1000)),
+        "extended": edit(bytes([15]) + u16(0) + bytes([0, 16])),
+        "min_live_raised": edit(bytes([0]) + u16(0) + bytes([6, 1, 2])),
+        "min_live_raised_older_position": edit(bytes([0]) + u16(0) + bytes([6, 1, 2]),
+                                               bytes([12]) + u16(0) + u16(40) + bytes([1])),
+        "position_mid_record": edit(bytes([0]) + u16(0) + bytes([4, 0, 0xf8])),
+        "position_other_segment": edit(bytes([0]) + u16(0) + bytes([3, 0, 0xff])),
+        "num_keys_wrong": edit(bytes([0]) + u16(0) + bytes([5, 0, 1])),
+        "no_crc_fix": bytes([0x21, 14]) + u16(0) + u16(100) + bytes([1]),
+    }
+
+
 # ---- fuzz_writebatch: RocksDB WriteBatch reps ----
 def varint(n):
     out = bytearray()
@@ -265,7 +324,7 @@ def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "corpus")
     total = 0
     for target, seeds in [("fuzz_open", open_seeds()), ("fuzz_writebatch", wb_seeds()),
-                          ("fuzz_ops", ops_seeds())]:
+                          ("fuzz_ops", ops_seeds()), ("fuzz_checkpoint", ckpt_seeds())]:
         d = os.path.join(outdir, target)
         os.makedirs(d, exist_ok=True)
         for name, data in sorted(seeds.items()):

@@ -10,6 +10,8 @@
 # (build-fuzz-long/fuzz-corpus/<target>/, kept between runs). Crashes, leaks, timeouts and OOMs are
 # saved to core/tests/fuzz/crashes/<target>-<kind>-<hash>; logs go to build-fuzz-long/fuzz-logs/.
 # Reproduce one with: build-fuzz-long/core/tests/fuzz/<target> core/tests/fuzz/crashes/<file>
+# Once it is understood (and fixed), move it to regressions/<target>/<what-it-found>
+# (regressions/README.md), where every fuzz build replays it.
 #
 # The databases live under /dev/shm when it is writable (else build-fuzz-long/fuzz-tmp/).
 # Environment: CC (default clang), BUILD (default <repo>/build-fuzz-long), JOBS (default 1),
@@ -20,7 +22,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 secs=${1:-3600}
 [ $# -gt 0 ] && shift
-targets=${*:-"fuzz_open fuzz_ops fuzz_writebatch"}
+targets=${*:-"fuzz_open fuzz_ops fuzz_writebatch fuzz_checkpoint"}
 build=${BUILD:-$root/build-fuzz-long}
 jobs=${JOBS:-1}
 crashes=$here/crashes
@@ -45,7 +47,7 @@ run_one() {
     cp -n "$here/corpus/$t"/* "$corpus/" 2>/dev/null || true
     echo "$t: ${secs}s, log $build/fuzz-logs/$t.log"
     case $t in
-        fuzz_open) max_len=16384 ;;
+        fuzz_open | fuzz_checkpoint) max_len=16384 ;;
         *) max_len=4096 ;; # fuzz_ops.c ignores longer inputs
     esac
     rc=0

@@ -1397,8 +1397,9 @@ static int db_replay(axs_db *db, uint64_t from_segment, uint64_t from_offset)
                                 "Corruption: segment %" PRIu64 " damaged at offset %" PRIu64,
                                 seg->number, res.bad_offset);
         if (rc == AXS_ENOTSUP)
-            return db_set_error(db, rc, "Not supported: segment %" PRIu64
-                                        " has a newer format version", seg->number);
+            return db_set_error(db, rc, "Not supported: segment %" PRIu64 " has format version %"
+                                        PRIu32 ", newer than this library's %u",
+                                seg->number, fmt_get32(seg->map + 8), FMT_VERSION);
         if (rc)
             return rc;
         if (!is_last && !res.sealed && !res.skipped) {
@@ -1511,11 +1512,13 @@ static int db_open_locked(axs_db *db, const axs_options *o)
                                 strerror(-rc));
         }
         int mc = fmt_marker_check(m, mlen);
+        uint32_t mversion = mc == -2 && mlen >= 12 ? fmt_get32(m + 8) : 0;
         free(m);
         if (mc) {
             free(ds.numbers);
-            return mc == -2 ? db_set_error(db, AXS_ENOTSUP, "Not supported: %s was written by a "
-                                                            "newer format version", db->path)
+            return mc == -2 ? db_set_error(db, AXS_ENOTSUP, "Not supported: %s has format version "
+                                           "%" PRIu32 ", newer than this library's %u",
+                                           db->path, mversion, FMT_VERSION)
                             : db_set_error(db, AXS_ENOTDB, "Corruption: %s: bad marker file",
                                            db->path);
         }
@@ -1596,7 +1599,8 @@ static int db_open_locked(axs_db *db, const axs_options *o)
         int hc = fmt_segment_header_check(seg->map, seg->size, seg->number);
         if (hc == -2)
             return db_set_error(db, AXS_ENOTSUP, "Not supported: segment %" PRIu64
-                                " has a newer format version", seg->number);
+                                " has format version %" PRIu32 ", newer than this library's %u",
+                                seg->number, fmt_get32(seg->map + 8), FMT_VERSION);
         bool torn = seg->number == last_number &&
                     seg->size < FMT_SEG_HEADER_SIZE + FMT_RECORD_HEADER_SIZE;
         if (hc == 0 || torn)

@@ -34,7 +34,8 @@ Invariants the generated code keeps:
   * every stored object is calloc'd, so a field without an explicit default starts at 0/NULL;
   * fields that own memory (strings, byte strings, arrays, copies of other objects) are freed
     exactly once, by the object's release; references to shared objects are counted;
-  * no generated function crashes on a NULL object pointer (RocksDB would; we return 0/NULL).
+  * no generated function crashes on a NULL object pointer (RocksDB would; we return 0/NULL),
+    nor on a NULL array with a length (ignored); plugin/tests/api/test_api_matrix.c checks.
 """
 
 import argparse
@@ -488,7 +489,9 @@ self->f.compression_per_level_len = n;"""),
     "rocksdb_options_set_db_paths": dict(
         params=["self", "path_values", "num_paths"],
         fields=[("db_paths", "rocksdb_dbpath_t*", "array")],
-        body="""rocksdb_dbpath_t **v = calloc(num_paths ? num_paths : 1, sizeof(*v));
+        body="""if (!path_values && num_paths)
+    return; /* bad input: RocksDB would read through the NULL array */
+rocksdb_dbpath_t **v = calloc(num_paths ? num_paths : 1, sizeof(*v));
 if (!v)
     return;
 for (size_t i = 0; i < num_paths; i++) {
@@ -1193,9 +1196,12 @@ static AXP_GEN_MAYBE_UNUSED void *axp_gen_memdup(const void *p, size_t n)
     return c;
 }
 
-/* *dst = a copy of v[0..n), *len = n; unchanged if out of memory. */
+/* *dst = a copy of v[0..n), *len = n; unchanged if out of memory, or for a NULL array with a
+ * length or a length past memory (bad input, where RocksDB would read through the pointer). */
 static AXP_GEN_MAYBE_UNUSED void axp_gen_set_int_array(int **dst, size_t *len, const int *v, size_t n)
 {
+    if ((!v && n) || n > SIZE_MAX / sizeof(int))
+        return;
     int *copy = axp_gen_memdup(v, n * sizeof(int));
     if (!copy)
         return;

@@ -162,6 +162,7 @@ static uint8_t *bk_meta_encode(const bk_backup *b, size_t *len)
     uint8_t *m = calloc(1, n);
     if (!m)
         return NULL;
+    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): 8 magic bytes, no NUL on disk */
     memcpy(m, BK_META_MAGIC, 8);
     fmt_put32(m + 8, BK_META_VERSION);
     fmt_put32(m + 12, b->id);
@@ -560,10 +561,15 @@ static int bk_load(rocksdb_backup_engine_t *be, uint32_t id)
     bk_backup b;
     char *why = NULL;
     int rc = bk_read_all(p, &m, &len);
-    if (rc)
+    if (rc) {
         why = strdup(strerror(-rc));
-    else
+        if (!why) { /* b is not set: never fall through to the checks below */
+            free(m);
+            return -ENOMEM;
+        }
+    } else {
         why = bk_meta_decode(m, len, id, &b);
+    }
     free(m);
     if (why) {
         if (!rc)
@@ -1020,8 +1026,8 @@ void rocksdb_backup_engine_verify_backup(rocksdb_backup_engine_t *be, uint32_t b
     }
     for (uint32_t i = 0; i < b->nfiles; i++) {
         char p[BK_PATH];
-        uint64_t size;
-        uint32_t crc;
+        uint64_t size = 0;
+        uint32_t crc = 0;
         bk_path(p, sizeof p, be, "private", b->id, b->files[i].name);
         int rc = bk_crc_file(p, &size, &crc);
         if (rc) {
@@ -1099,8 +1105,8 @@ static void bk_restore(rocksdb_backup_engine_t *be, const char *db_dir, uint32_t
             char src[BK_PATH], dst[BK_PATH];
             bk_path(src, sizeof src, be, "private", b->id, f->name);
             bk_fmt(dst, sizeof dst, "%s/%s", db_dir, f->name);
-            uint64_t size;
-            uint32_t crc;
+            uint64_t size = 0;
+            uint32_t crc = 0;
             int rc = bk_make_parents(db_dir, f->name);
             if (!rc)
                 rc = bk_copy_file(src, dst, true, &size, &crc);
@@ -1157,9 +1163,11 @@ void rocksdb_backup_engine_restore_db_from_backup(
 const rocksdb_backup_engine_info_t *rocksdb_backup_engine_get_backup_info(
     rocksdb_backup_engine_t *be)
 {
+    if (!be)
+        return NULL;
     rocksdb_backup_engine_info_t *info = calloc(1, sizeof *info);
-    if (!info || !be)
-        return info;
+    if (!info)
+        return NULL;
     pthread_mutex_lock(&be->mu);
     info->e = calloc(be->n ? be->n : 1, sizeof *info->e);
     for (size_t i = 0; info->e && i < be->n; i++) {
@@ -1262,6 +1270,8 @@ void rocksdb_backup_engine_options_destroy(rocksdb_backup_engine_options_t *o)
 void rocksdb_backup_engine_options_set_backup_dir(rocksdb_backup_engine_options_t *o,
                                                   const char *backup_dir)
 {
+    if (!o)
+        return;
     char *d = backup_dir ? strdup(backup_dir) : NULL;
     if (backup_dir && !d)
         return;
@@ -1272,17 +1282,19 @@ void rocksdb_backup_engine_options_set_backup_dir(rocksdb_backup_engine_options_
 void rocksdb_backup_engine_options_set_env(rocksdb_backup_engine_options_t *o,
                                            rocksdb_env_t *env)
 {
-    o->env = env;
+    if (o)
+        o->env = env;
 }
 
 #define BK_OPTION(type, field)                                                                     \
     void rocksdb_backup_engine_options_set_##field(rocksdb_backup_engine_options_t *o, type v)     \
     {                                                                                              \
-        o->field = v;                                                                              \
+        if (o)                                                                                     \
+            o->field = v;                                                                          \
     }                                                                                              \
     type rocksdb_backup_engine_options_get_##field(rocksdb_backup_engine_options_t *o)             \
     {                                                                                              \
-        return o->field;                                                                           \
+        return o ? o->field : 0;                                                                   \
     }
 
 /* sync and destroy_old_data act (at rocksdb_backup_engine_open_opts); the others are stored. */

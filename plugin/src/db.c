@@ -173,6 +173,11 @@ static void open_error(char **errptr, int rc, const char *path, const char *msg,
     else {
         static const char *const known[] = {"Invalid argument: ", "Corruption: ", "IO error: ",
                                             "Not implemented: "};
+        static const char not_supported[] = "Not supported: "; /* the core's word for it */
+        if (msg && strncmp(msg, not_supported, sizeof not_supported - 1) == 0) {
+            axp_error(errptr, "Not implemented: %s", msg + sizeof not_supported - 1);
+            return;
+        }
         if (msg && *msg)
             for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
                 if (strncmp(msg, known[i], strlen(known[i])) == 0) {

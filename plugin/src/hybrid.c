@@ -88,12 +88,14 @@
 
 /* Pointers to real RocksDB's functions, typed as c.h declares them. */
 static struct real_api {
+/* NOLINTNEXTLINE(bugprone-macro-parentheses): name is a declarator, not an expression */
 #define DECLARE(name) __typeof__(name) *name;
     REAL_FUNCS(DECLARE)
 #undef DECLARE
 } real;
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 static char real_error[512];
+static void *real_handle; /* dlopen'd once, kept for the life of the process */
 
 static void real_load(void)
 {
@@ -109,10 +111,12 @@ static void real_load(void)
 #define RESOLVE(name)                                                                              \
     if (!(*(void **)&api.name = dlsym(h, #name))) {                                                \
         snprintf(real_error, sizeof real_error, "real RocksDB lacks %s", #name);                   \
+        dlclose(h);                                                                                \
         return;                                                                                    \
     }
     REAL_FUNCS(RESOLVE)
 #undef RESOLVE
+    real_handle = h;
     real = api;
 }
 
@@ -131,6 +135,10 @@ static bool real_ready(char **errptr)
  * perf counters: without real RocksDB (not installed) there is nothing to set. */
 void rocksdb_set_perf_level(int level)
 {
+    /* RocksDB 7.8.3 asserts kUninitialized (0) < level < kOutOfBounds (6; c.h's enum is older
+     * and stops at 5), and Debian's build keeps assertions: other levels are ignored. */
+    if (level <= rocksdb_uninitialized || level > 5)
+        return;
     char *err = NULL;
     if (real_ready(&err))
         real.rocksdb_set_perf_level(level);
@@ -280,9 +288,29 @@ static void set_real_table_options(struct axp_hybrid *h,
     real.rocksdb_block_based_options_destroy(rt);
 }
 
+/* Values real RocksDB 7.8.3 does not check before it asserts or crashes on them (Debian's
+ * build keeps assertions): refused here with RocksDB's "Invalid argument: ". */
+static int check_real_options(const rocksdb_options_t *o, char **errptr)
+{
+    /* NewLRUCache returns NULL for 20 shard bits or more, and DB::Open uses that table cache. */
+    if (o->f.table_cache_numshardbits >= 20) {
+        axp_error(errptr, "Invalid argument: table_cache_numshardbits %d: must be below 20",
+                  o->f.table_cache_numshardbits);
+        return -1;
+    }
+    /* CompressionTypeSupported asserts on a value that is no CompressionType (c.h's setter
+     * takes an int and RocksDB casts it to one byte). */
+    int t = o->f.compression;
+    if (t < 0 || (t > 7 && t != 0x40)) {
+        axp_error(errptr, "Invalid argument: compression type %d is not one of RocksDB's", t);
+        return -1;
+    }
+    return 0;
+}
+
 int axp_hybrid_open(rocksdb_t *db, const rocksdb_options_t *o, bool read_only, char **errptr)
 {
-    if (!real_ready(errptr))
+    if (!real_ready(errptr) || check_real_options(o, errptr))
         return -1;
     struct axp_hybrid *h = calloc(1, sizeof *h);
     if (!h) {

@@ -4,13 +4,15 @@
  * Where real RocksDB 7.8.3 defines the outcome, the test expects exactly its error prefix
  * (test_api_badinput_real checks that against librocksdb): keys or values longer than
  * UINT32_MAX bytes, a path that is a regular file or has a missing parent, directories with
- * foreign or garbage files, an unwritable directory (skipped as root).
+ * foreign or garbage files, an unwritable or unreadable directory (skipped as root).
  *
  * Where real RocksDB crashes (NULL handles, NULL errptr, a NULL key with a length, a huge
  * length it does not check), the plugin must not crash: it either does nothing or fails with
  * one of RocksDB's prefixes. Those cases are AXP_PLUGIN_ONLY(), as is the case of a directory
  * holding a real RocksDB database, which the plugin in native mode must refuse with a clear
- * error without changing a byte of it.
+ * error without changing a byte of it, and an AlexStorage database of a newer format version.
+ *
+ * test_api_matrix.c calls every c.h function with NULL handles, NULL data and huge lengths.
  */
 #include "api_util.h" /* first: it sets _GNU_SOURCE */
 
@@ -277,6 +279,154 @@ static void unwritable_directory(void **state)
     free((void *)dir);
 }
 
+/* A database directory nobody may read or enter: a clear IO error, nothing changed. */
+static void unreadable_directory(void **state)
+{
+    (void)state;
+    if (geteuid() == 0) {
+        fprintf(stderr, "[ SKIPPED  ] running as root: permissions are not enforced\n");
+        skip();
+    }
+    const char *path = strdup(axu_path("db"));
+    rocksdb_t *db = axu_open(path);
+    axu_put(db, "k", 1, "v", 1);
+    rocksdb_close(db);
+    char *before = axu_dir_fingerprint(path);
+    assert_int_equal(chmod(path, 0), 0);
+    rocksdb_options_t *o = axu_create_options();
+    char *err = NULL;
+    db = rocksdb_open(o, path, &err);
+    assert_null(db);
+    axu_expect_err(&err, "IO error: ");
+    db = rocksdb_open_for_read_only(o, path, 0, &err);
+    assert_null(db);
+    axu_expect_err(&err, "IO error: ");
+    assert_int_equal(chmod(path, 0755), 0);
+    char *after = axu_dir_fingerprint(path);
+    assert_string_equal(before, after);
+    db = rocksdb_open(o, path, &err); /* and it opens again once readable */
+    axu_expect_ok(err);
+    size_t vn;
+    char *v = axu_get(db, "k", 1, &vn);
+    assert_non_null(v);
+    free(v);
+    rocksdb_close(db);
+    rocksdb_options_destroy(o);
+    free(before);
+    free(after);
+    free((void *)path);
+}
+
+/* ---- plugin only: a database of a newer AlexStorage format -------------------------------- */
+
+/* CRC32C (Castagnoli), masked as docs/format.md says: a file's header checksum. */
+static uint32_t masked_crc32c(const unsigned char *p, size_t n)
+{
+    uint32_t crc = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (0x82f63b78u & (0u - (crc & 1u)));
+    }
+    crc = ~crc;
+    return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
+}
+
+static void put32le(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* Rewrites the format version of file (at offset 8, docs/format.md) with a valid header
+ * checksum at crc_at over the bytes before it, as a newer library would write it. Returns
+ * the original header (malloc'd) to restore. */
+static unsigned char *set_file_version(const char *file, size_t crc_at, uint32_t version)
+{
+    FILE *f = fopen(file, "r+b");
+    assert_non_null(f);
+    unsigned char *orig = malloc(crc_at + 4), h[128];
+    assert_true(crc_at + 4 <= sizeof h);
+    assert_int_equal(fread(h, 1, crc_at + 4, f), crc_at + 4);
+    memcpy(orig, h, crc_at + 4);
+    assert_int_equal(masked_crc32c(h, crc_at), (uint32_t)h[crc_at] | (uint32_t)h[crc_at + 1] << 8 |
+                                                   (uint32_t)h[crc_at + 2] << 16 |
+                                                   (uint32_t)h[crc_at + 3] << 24);
+    put32le(h + 8, version);
+    put32le(h + crc_at, masked_crc32c(h, crc_at));
+    rewind(f);
+    assert_int_equal(fwrite(h, 1, crc_at + 4, f), crc_at + 4);
+    fclose(f);
+    return orig;
+}
+
+static void restore_header(const char *file, unsigned char *orig, size_t n)
+{
+    FILE *f = fopen(file, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fwrite(orig, 1, n, f), n);
+    fclose(f);
+    free(orig);
+}
+
+/* The marker, a segment and the checkpoint of a real database, each in turn given format
+ * version 7 (this library writes 2): open refuses with "Not implemented: " naming the
+ * version, read-write and read-only, and changes no byte; restored, the database opens. */
+static void newer_format_version(void **state)
+{
+    (void)state;
+    AXP_PLUGIN_ONLY();
+    const char *mode = getenv("ALEXSTORAGE_MODE");
+    if (mode && strcmp(mode, "native") != 0)
+        skip();
+    const char *path = strdup(axu_path("db"));
+    rocksdb_t *db = axu_open(path);
+    axu_put(db, "k", 1, "v", 1);
+    rocksdb_close(db);
+
+    static const struct {
+        const char *name;
+        size_t crc_at; /* header checksum offset: marker 20, segment 28, checkpoint 60 */
+    } files[] = {{"ALEXSTORAGE", 20}, {"0000000001.seg", 28}, {"CHECKPOINT", 60}};
+    rocksdb_options_t *o = axu_create_options();
+    int edited = 0;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char file[600];
+        snprintf(file, sizeof file, "%s/%s", path, files[i].name);
+        if (access(file, F_OK) != 0) {
+            fprintf(stderr, "newer_format_version: no %s in this database\n", files[i].name);
+            continue;
+        }
+        unsigned char *orig = set_file_version(file, files[i].crc_at, 7);
+        edited++;
+        char *before = axu_dir_fingerprint(path);
+        for (int ro = 0; ro < 2; ro++) {
+            char *err = NULL;
+            db = ro ? rocksdb_open_for_read_only(o, path, 0, &err) : rocksdb_open(o, path, &err);
+            assert_null(db);
+            assert_non_null(err);
+            fprintf(stderr, "%s of version 7: %s\n", files[i].name, err);
+            assert_non_null(strstr(err, "format version 7"));
+            axu_expect_err(&err, "Not implemented: ");
+        }
+        char *after = axu_dir_fingerprint(path);
+        assert_string_equal(before, after); /* not a byte changed, no file added or removed */
+        free(before);
+        free(after);
+        restore_header(file, orig, files[i].crc_at + 4);
+    }
+    assert_true(edited >= 2); /* at least the marker and a segment */
+    db = axu_open(path);
+    size_t vn;
+    char *v = axu_get(db, "k", 1, &vn);
+    assert_non_null(v);
+    assert_int_equal(vn, 1);
+    free(v);
+    rocksdb_close(db);
+    rocksdb_options_destroy(o);
+    free((void *)path);
+}
+
 /* ---- plugin only: a real RocksDB database in native mode ---------------------------------- */
 
 typedef struct {
@@ -524,6 +674,8 @@ static const struct CMUnitTest tests[] = {
     AXU_TEST(directory_with_foreign_files),
     AXU_TEST(garbage_database_files),
     AXU_TEST(unwritable_directory),
+    AXU_TEST(unreadable_directory),
+    AXU_TEST(newer_format_version),
     AXU_TEST(rocksdb_database_in_native_mode),
     AXU_TEST(null_handles),
     AXU_TEST(null_key_with_length),

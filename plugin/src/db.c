@@ -11,12 +11,14 @@
  */
 #define _GNU_SOURCE /* tdestroy, twalk_r */
 #include <errno.h>
+#include <fcntl.h> /* AT_FDCWD, AT_EACCESS */
 #include <inttypes.h>
 #include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h> /* faccessat */
 
 #include "capi_objects.h"
 #include "hybrid.h"
@@ -231,11 +233,23 @@ static rocksdb_t *db_open(const rocksdb_options_t *o, const char *name, bool rea
          * rocksdb_compact_range still compacts on demand. */
         if (o->f.disable_auto_compactions)
             ao.compaction_garbage_ratio = 0;
-        char *msg = NULL;
-        rc = axs_open(name, &ao, &db->core, &msg);
-        if (rc)
-            open_error(errptr, rc, name, msg, read_only, ao.create_if_missing);
-        free(msg);
+        /* RocksDB creates files at every read-write open, so a database directory it may not
+         * write fails there; the core would open and fail only at its next new file (segment
+         * roll-over, checkpoint). Fail as RocksDB does. */
+        struct stat st;
+        if (!read_only && stat(name, &st) == 0 && S_ISDIR(st.st_mode) &&
+            faccessat(AT_FDCWD, name, W_OK | X_OK, AT_EACCESS) != 0 &&
+            (errno == EACCES || errno == EROFS)) {
+            axp_error(errptr, "IO error: While opening a file for writing in %s: %s", name,
+                      strerror(errno));
+            rc = AXS_EIO;
+        } else {
+            char *msg = NULL;
+            rc = axs_open(name, &ao, &db->core, &msg);
+            if (rc)
+                open_error(errptr, rc, name, msg, read_only, ao.create_if_missing);
+            free(msg);
+        }
     }
     if (rc) {
         pthread_rwlock_destroy(&db->write_mu);

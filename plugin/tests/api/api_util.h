@@ -18,6 +18,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <grp.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,6 +69,24 @@ static inline int axu_teardown(void **state)
     (void)state;
     axu_rm_rf(axu_dir);
     return 0;
+}
+
+/* For the permission cases: root ignores file permissions, so as root this hands the scratch
+ * directory to the unprivileged user nobody (65534) and becomes that user, for good (CTest runs
+ * every case in its own process; run by hand, the cases after this one run as nobody too).
+ * Returns 0 when the process is unprivileged, -1 if the switch failed. */
+static inline int axu_become_unprivileged(void)
+{
+    if (geteuid() != 0)
+        return 0;
+    if (chown(axu_dir, 65534, 65534) != 0 || setgroups(0, NULL) != 0 || setgid(65534) != 0 ||
+        setuid(65534) != 0)
+        return -1;
+    /* Changing user makes the process undumpable, and LeakSanitizer's tracer could then not
+     * attach to it at exit. */
+    if (prctl(PR_SET_DUMPABLE, 1) != 0)
+        return -1;
+    return geteuid() == 0 ? -1 : 0;
 }
 
 /* A path inside the scratch directory (static buffer; copy it to keep two). */

@@ -235,6 +235,22 @@ static int db_segtab_set(axs_db *db, uint64_t number, log_segment *seg)
     return AXS_OK;
 }
 
+/* Appends x to the growable array *v of *n values (room for *cap). On AXS_ENOMEM the array is
+ * left as it was; its owner frees it either way. */
+static int u64_append(uint64_t **v, size_t *n, size_t *cap, uint64_t x)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        uint64_t *nv = realloc(*v, nc * sizeof *nv);
+        if (!nv)
+            return AXS_ENOMEM;
+        *v = nv;
+        *cap = nc;
+    }
+    (*v)[(*n)++] = x;
+    return AXS_OK;
+}
+
 /* Adds an open segment to the tables, growing the writer's as needed. */
 static int db_add_segment(axs_db *db, log_segment *seg)
 {
@@ -435,17 +451,10 @@ static int db_apply_range_delete(axs_db *db, db_view *v, const fmt_entry *e, uin
         }
         if (kix_key_cmp(k.key, k.klen, e->value, e->vlen_stored) >= 0)
             break;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            uint64_t *nl = realloc(locs, nc * sizeof *nl);
-            if (!nl) {
-                free(locs);
-                return AXS_ENOMEM;
-            }
-            locs = nl;
-            cap = nc;
+        if (u64_append(&locs, &n, &cap, loc) != AXS_OK) {
+            free(locs);
+            return AXS_ENOMEM;
         }
-        locs[n++] = loc;
     }
     int rc = AXS_OK;
     for (size_t i = 0; i < n && !rc; i++) {
@@ -1208,15 +1217,8 @@ static int dir_entry(void *arg, const char *name)
     dir_scan *ds = arg;
     uint64_t number;
     if (log_parse_segment_name(name, &number)) {
-        if (ds->n == ds->cap) {
-            size_t cap = ds->cap ? ds->cap * 2 : 16;
-            uint64_t *v = realloc(ds->numbers, cap * sizeof *v);
-            if (!v)
-                return AXS_ENOMEM;
-            ds->numbers = v;
-            ds->cap = cap;
-        }
-        ds->numbers[ds->n++] = number;
+        if (u64_append(&ds->numbers, &ds->n, &ds->cap, number) != AXS_OK)
+            return AXS_ENOMEM;
     } else if (strcmp(name, FMT_MARKER_NAME) == 0) {
         ds->marker = true;
     } else if (strcmp(name, FMT_LOCK_NAME) != 0 && strcmp(name, FMT_CKPT_NAME) != 0 &&
@@ -2111,17 +2113,9 @@ static int collect_entries(void *arg, log_segment *seg, uint64_t offset, const f
         fmt_entry e;
         if (fmt_entry_decode(seg->map + off, seg->size - off, false, &e) != 0)
             return AXS_ECORRUPT;
-        if (e.type == FMT_ENTRY_PUT) {
-            if (se->n == se->cap) {
-                size_t nc = se->cap ? se->cap * 2 : 1024;
-                uint64_t *nl = realloc(se->locs, nc * sizeof *nl);
-                if (!nl)
-                    return AXS_ENOMEM;
-                se->locs = nl;
-                se->cap = nc;
-            }
-            se->locs[se->n++] = fmt_loc(seg->number, off);
-        }
+        if (e.type == FMT_ENTRY_PUT &&
+            u64_append(&se->locs, &se->n, &se->cap, fmt_loc(seg->number, off)) != AXS_OK)
+            return AXS_ENOMEM;
         off += fmt_entry_size(e.klen, e.vlen_stored);
     }
     return 0;

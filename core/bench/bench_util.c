@@ -55,6 +55,32 @@ void *xcalloc(size_t n, size_t size)
     return p;
 }
 
+uint8_t *bench_value_pool(size_t pieces, size_t size, uint64_t seed)
+{
+    uint8_t *pool = xmalloc(pieces * size);
+    for (size_t p = 0; p < pieces; p++) {
+        uint8_t *v = pool + p * size;
+        for (size_t i = 0; i < size / 2; i++)
+            v[i] = (uint8_t)(' ' + rng_next(&seed) % 95);
+        memcpy(v + size / 2, v, size - size / 2);
+    }
+    return pool;
+}
+
+uint64_t *bench_permutation(uint64_t n, uint64_t seed)
+{
+    uint64_t *p = xmalloc(n * sizeof *p);
+    for (uint64_t i = 0; i < n; i++)
+        p[i] = i;
+    for (uint64_t i = n ? n - 1 : 0; i > 0; i--) {
+        uint64_t j = rng_next(&seed) % (i + 1);
+        uint64_t t = p[i];
+        p[i] = p[j];
+        p[j] = t;
+    }
+    return p;
+}
+
 static int rm_visit(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
     (void)st;

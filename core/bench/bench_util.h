@@ -1,7 +1,8 @@
 /*
  * bench_util.h: what the C benchmarks (store_bench, concurrency_bench) share: fatal errors,
- * allocation that cannot fail, the clock, a small random generator, removing a directory
- * tree, and the machine a run was made on, for the header of its report.
+ * allocation that cannot fail, the clock, a small random generator, the value pool and key
+ * permutation of the workloads, removing a directory tree, and the machine a run was made on,
+ * for the header of its report.
  */
 #ifndef ALEXSTORAGE_BENCH_UTIL_H
 #define ALEXSTORAGE_BENCH_UTIL_H
@@ -22,6 +23,12 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 /* Removes dir and everything below it; a missing dir is fine. Failures are printed. */
 void remove_tree(const char *dir);
+/* pieces values of size bytes, one after the other: printable, the first half of each random
+ * and the second half a copy of it (so they compress about 2:1, as db_bench's do), drawn from
+ * seed. The caller owns the buffer. */
+uint8_t *bench_value_pool(size_t pieces, size_t size, uint64_t seed);
+/* 0..n-1 in a random order (Fisher-Yates) drawn from seed. The caller owns the array. */
+uint64_t *bench_permutation(uint64_t n, uint64_t seed);
 
 static inline uint64_t now_ns(void)
 {

@@ -193,14 +193,7 @@ static uint8_t *value_pool; /* VALUE_POOL_PIECES values of VALUE_SIZE bytes */
 
 static void value_pool_init(void)
 {
-    uint64_t s = stream_seed(STREAM_VALUES);
-    value_pool = xmalloc((size_t)VALUE_POOL_PIECES * VALUE_SIZE);
-    for (size_t p = 0; p < VALUE_POOL_PIECES; p++) {
-        uint8_t *v = value_pool + p * VALUE_SIZE;
-        for (size_t i = 0; i < VALUE_SIZE / 2; i++)
-            v[i] = (uint8_t)(' ' + rng_next(&s) % 95);
-        memcpy(v + VALUE_SIZE / 2, v, VALUE_SIZE - VALUE_SIZE / 2);
-    }
+    value_pool = bench_value_pool(VALUE_POOL_PIECES, VALUE_SIZE, stream_seed(STREAM_VALUES));
 }
 
 static inline const uint8_t *value_for(uint64_t w)
@@ -210,17 +203,7 @@ static inline const uint8_t *value_for(uint64_t w)
 
 static uint64_t *permutation(uint64_t n, uint64_t stream)
 {
-    uint64_t *p = xmalloc(n * sizeof *p);
-    uint64_t s = stream_seed(stream);
-    for (uint64_t i = 0; i < n; i++)
-        p[i] = i;
-    for (uint64_t i = n - 1; i > 0; i--) { /* Fisher-Yates */
-        uint64_t j = rng_next(&s) % (i + 1);
-        uint64_t t = p[i];
-        p[i] = p[j];
-        p[j] = t;
-    }
-    return p;
+    return bench_permutation(n, stream_seed(stream));
 }
 
 /* ---------------------------------------------------------------------------------------- */

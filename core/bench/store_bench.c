@@ -207,14 +207,7 @@ static uint8_t *value_pool; /* VALUE_POOL_PIECES values of VALUE_SIZE bytes */
 
 static void value_pool_init(void)
 {
-    uint64_t s = stream_seed(STREAM_VALUES);
-    value_pool = xmalloc((size_t)VALUE_POOL_PIECES * VALUE_SIZE);
-    for (size_t p = 0; p < VALUE_POOL_PIECES; p++) {
-        uint8_t *v = value_pool + p * VALUE_SIZE;
-        for (size_t i = 0; i < VALUE_SIZE / 2; i++)
-            v[i] = (uint8_t)(' ' + rng_next(&s) % 95);
-        memcpy(v + VALUE_SIZE / 2, v, VALUE_SIZE - VALUE_SIZE / 2);
-    }
+    value_pool = bench_value_pool(VALUE_POOL_PIECES, VALUE_SIZE, stream_seed(STREAM_VALUES));
 }
 
 /* The value of write number w (0-based over the whole run of one store). */
@@ -1505,20 +1498,11 @@ int main(int argc, char **argv)
     bench_ctx c;
     memset(&c, 0, sizeof c);
     c.n = flags.num;
-    c.perm = xmalloc(c.n * sizeof *c.perm);
     c.widx = xmalloc(c.n * sizeof *c.widx);
     c.lat = xmalloc(c.n * sizeof *c.lat);
     c.lat_r = xmalloc(c.n * sizeof *c.lat_r);
     c.lat_w = xmalloc(c.n * sizeof *c.lat_w);
-    uint64_t ps = stream_seed(STREAM_PERM);
-    for (uint64_t i = 0; i < c.n; i++)
-        c.perm[i] = i;
-    for (uint64_t i = c.n - 1; i > 0; i--) { /* Fisher-Yates */
-        uint64_t j = rng_next(&ps) % (i + 1);
-        uint64_t t = c.perm[i];
-        c.perm[i] = c.perm[j];
-        c.perm[j] = t;
-    }
+    c.perm = bench_permutation(c.n, stream_seed(STREAM_PERM));
     value_pool_init();
 
     for (int s = 0; s < nsel; s++) {

@@ -1,11 +1,12 @@
 /*
  * test_util.c: see test_util.h.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* nftw, mkdtemp */
 
 #include "test_util.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -222,4 +223,48 @@ void *tu_xmalloc(size_t bytes)
         fail();
     }
     return p;
+}
+
+/* ---- a fresh directory per test ---------------------------------------------------------- */
+
+static int rm_visit(const char *p, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    remove(p);
+    return 0;
+}
+
+void tu_rm_rf(const char *path)
+{
+    nftw(path, rm_visit, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int tu_dir_setup(void **state)
+{
+    tu_dir *d = calloc(1, sizeof *d);
+    if (!d)
+        return -1;
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !*tmp)
+        tmp = "/tmp";
+    snprintf(d->base, sizeof d->base, "%s/axs_test_XXXXXX", tmp);
+    if (!mkdtemp(d->base)) {
+        free(d);
+        return -1;
+    }
+    snprintf(d->db, sizeof d->db, "%s/db", d->base);
+    *state = d;
+    return 0;
+}
+
+int tu_dir_teardown(void **state)
+{
+    tu_dir *d = *state;
+    if (d) {
+        tu_rm_rf(d->base);
+        free(d);
+    }
+    return 0;
 }

@@ -78,6 +78,20 @@ void tu_check_tree_at(const axi_tree *tree, const char *file, int line);
 axi_tree *tu_new_tree(void);
 /* Sorts a[0..n) ascending and removes duplicates; returns the new length. */
 size_t tu_sort_unique(uint64_t *a, size_t n);
+/* ---- a fresh directory per test ---------------------------------------------------------- */
+
+/* The state of tu_dir_setup / tu_dir_teardown, a cmocka fixture pair: a directory made with
+ * mkdtemp under $TMPDIR (or /tmp), removed with everything in it by the teardown. */
+typedef struct tu_dir {
+    char base[512]; /* the directory */
+    char db[600];   /* base/db: a database path (does not exist at the start) */
+} tu_dir;
+
+int tu_dir_setup(void **state);
+int tu_dir_teardown(void **state);
+/* Removes path and everything below it (symbolic links not followed); errors are ignored. */
+void tu_rm_rf(const char *path);
+
 /* Monotonic clock in nanoseconds (reporting only; tests never assert on time). */
 uint64_t tu_now_ns(void);
 /* malloc that fails the test on exhaustion. */

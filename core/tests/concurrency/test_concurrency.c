@@ -53,7 +53,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
@@ -69,49 +68,8 @@
 #include "alexstorage/db.h"
 #include "alexstorage/io.h"
 
-/* ---- fixture: a fresh directory per test -------------------------------------------------- */
-
-typedef struct fx {
-    char base[512]; /* mkdtemp directory, removed by the teardown */
-    char db[600];   /* base/db: the database path (does not exist at the start) */
-} fx;
-
-static int rm_cb(const char *p, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    remove(p);
-    return 0;
-}
-
-static int fx_setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    const char *tmp = getenv("TMPDIR");
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
-    snprintf(f->base, sizeof f->base, "%s/axs_conc_XXXXXX", tmp);
-    if (!mkdtemp(f->base)) {
-        free(f);
-        return -1;
-    }
-    snprintf(f->db, sizeof f->db, "%s/db", f->base);
-    *state = f;
-    return 0;
-}
-
-static int fx_teardown(void **state)
-{
-    fx *f = *state;
-    if (f) {
-        nftw(f->base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-        free(f);
-    }
-    return 0;
-}
+/* Fixture: a fresh directory per test (tu_dir_setup / tu_dir_teardown, test_util.h). */
+typedef tu_dir fx;
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
@@ -2634,13 +2592,13 @@ static void test_background_compaction_bounds_space(void **state)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_stress_model, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_pinned_survives_compaction, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_iterator_survives_compaction, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_group_commit, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_readers_do_not_wait, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_background_compaction_bounds_space, fx_setup,
-                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_stress_model, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_pinned_survives_compaction, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_iterator_survives_compaction, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_readers_do_not_wait, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_background_compaction_bounds_space,
+                                        tu_dir_setup, tu_dir_teardown),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);

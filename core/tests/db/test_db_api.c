@@ -20,7 +20,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
@@ -34,54 +33,8 @@
 
 #include "alexstorage/db.h"
 
-/* ---- fixture: a fresh directory per test -------------------------------------------------- */
-
-typedef struct fx {
-    char base[512]; /* mkdtemp directory, removed by the teardown */
-    char db[600];   /* base/db: the database path (does not exist at the start) */
-} fx;
-
-static int rm_cb(const char *p, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    remove(p);
-    return 0;
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static int fx_setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    const char *tmp = getenv("TMPDIR");
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
-    snprintf(f->base, sizeof f->base, "%s/axs_db_api_XXXXXX", tmp);
-    if (!mkdtemp(f->base)) {
-        free(f);
-        return -1;
-    }
-    snprintf(f->db, sizeof f->db, "%s/db", f->base);
-    *state = f;
-    return 0;
-}
-
-static int fx_teardown(void **state)
-{
-    fx *f = *state;
-    if (f) {
-        rm_rf(f->base);
-        free(f);
-    }
-    return 0;
-}
+/* Fixture: a fresh directory per test (tu_dir_setup / tu_dir_teardown, test_util.h). */
+typedef tu_dir fx;
 
 /* ---- file helpers ------------------------------------------------------------------------- */
 
@@ -1826,7 +1779,7 @@ static void test_flush_and_process_crash(void **state)
     close_ok(db);
 
     /* the same crash, then the checkpoint lost: the whole log is replayed */
-    rm_rf(f->db);
+    tu_rm_rf(f->db);
     run_child(child_flush_then_crash, f, "flush then crash");
     remove_in(f->db, "CHECKPOINT");
     db = open_at(f->db, &o);
@@ -2543,40 +2496,40 @@ static void test_null_arguments(void **state)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_strerror_all_codes, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_options_defaults, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_open_missing_without_create, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_open_create_and_reopen, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_open_error_if_exists, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_open_read_only, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_open_busy, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_open_path_is_file, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_open_foreign_files, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_open_bad_arguments, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_destroy, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_close_null_and_errmsg, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_put_get_delete, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_empty_key_and_value, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_key_length_limits, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_value_length_limits, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_binary_keys, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_get_partial_copy, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_pinned_values_stay_intact, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_batch, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_iter_empty_db, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_iter_seeks, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_iter_full_walks, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_iter_concurrent_modification, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_iter_sees_state_at_creation, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_flush_and_process_crash, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_reopen_with_and_without_checkpoint, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_lz4_compression, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_segment_rollover, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_compaction, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_compaction_mixed, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_threads, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_stats_and_properties, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_null_arguments, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_strerror_all_codes, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_options_defaults, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_open_missing_without_create, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_open_create_and_reopen, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_open_error_if_exists, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_open_read_only, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_open_busy, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_open_path_is_file, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_open_foreign_files, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_open_bad_arguments, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_destroy, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_close_null_and_errmsg, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_put_get_delete, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_empty_key_and_value, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_key_length_limits, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_value_length_limits, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_binary_keys, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_get_partial_copy, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_pinned_values_stay_intact, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_batch, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_iter_empty_db, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_iter_seeks, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_iter_full_walks, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_iter_concurrent_modification, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_iter_sees_state_at_creation, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_flush_and_process_crash, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_with_and_without_checkpoint, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_lz4_compression, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_segment_rollover, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_compaction, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_compaction_mixed, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_threads, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_stats_and_properties, tu_dir_setup, tu_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_null_arguments, tu_dir_setup, tu_dir_teardown),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);

@@ -20,7 +20,6 @@
 #include "test_util.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,20 +37,6 @@ typedef struct fx {
     char db[600];   /* base/db: the source database */
     char cp[600];   /* base/cp: the checkpoint (does not exist at the start) */
 } fx;
-
-static int rm_cb(const char *p, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    remove(p);
-    return 0;
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static int fx_setup(void **state)
 {
@@ -76,7 +61,7 @@ static int fx_teardown(void **state)
 {
     fx *f = *state;
     if (f) {
-        rm_rf(f->base);
+        tu_rm_rf(f->base);
         free(f);
     }
     return 0;
@@ -523,7 +508,7 @@ static void test_checkpoint_io_faults(void **state)
     fault_io_reset_counters(fio);
     checkpoint_ok(db, f->cp);
     uint64_t calls = fault_io_count(fio, FAULT_IO_ANY);
-    rm_rf(f->cp);
+    tu_rm_rf(f->cp);
     TU_REQUIRE(calls > 10, "a checkpoint made only %" PRIu64 " I/O calls", calls);
     static const fault_io_fault kinds[] = {FAULT_IO_EIO, FAULT_IO_ENOSPC, FAULT_IO_SHORT_WRITE};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
@@ -540,11 +525,11 @@ static void test_checkpoint_io_faults(void **state)
                 /* Only the final sync of the parent may fail after the rename. */
                 if (path_exists(f->cp))
                     expect_copy(f->cp, &m, "copy whose parent sync failed");
-                rm_rf(f->cp);
-                rm_rf(staging); /* a failed cleanup call may leave it */
+                tu_rm_rf(f->cp);
+                tu_rm_rf(staging); /* a failed cleanup call may leave it */
             } else {
                 expect_copy(f->cp, &m, "copy made despite a fault");
-                rm_rf(f->cp);
+                tu_rm_rf(f->cp);
             }
             TU_REQUIRE(!path_exists(staging), "call %" PRIu64 ": staging left", i);
             /* The source was not marked failed by a fault in the copy. */

@@ -54,6 +54,7 @@
 
 #include "alexstorage/db.h"
 #include "format.h"
+#include "fuzz_crc.h"
 #include "fuzz_dir.h"
 #include "keyindex.h"
 
@@ -501,33 +502,6 @@ static void ckpt_encode(const ckpt *c, bytes *b)
     }
 }
 
-/* Recomputes every checksum of a checkpoint from what its header says (as far as the bytes
- * reach), so that byte-level damage gets past the CRCs. */
-static void ckpt_fix_crcs(uint8_t *p, size_t n)
-{
-    if (n < FMT_CKPT_HEADER_SIZE)
-        return;
-    fmt_put32(p + 60, fmt_mask_crc(fmt_crc32c(p, 60)));
-    uint64_t plen = fmt_get32(p + 12), nkeys = fmt_get64(p + 40), nseg = fmt_get32(p + 56);
-    size_t off = FMT_CKPT_HEADER_SIZE;
-    if (nseg > (n - off) / 16 || 16 * nseg + 4 > n - off)
-        return;
-    fmt_put32(p + off + 16 * nseg, fmt_mask_crc(fmt_crc32c(p + off, 16 * (size_t)nseg)));
-    off += 16 * (size_t)nseg + 4;
-    if (plen + 4 > n - off)
-        return;
-    fmt_put32(p + off + plen, fmt_mask_crc(fmt_crc32c(p + off, (size_t)plen)));
-    off += (size_t)plen + 4;
-    while (nkeys > 0) {
-        uint64_t nb = nkeys < FMT_CKPT_BLOCK_LOCS ? nkeys : FMT_CKPT_BLOCK_LOCS;
-        if (16 * nb + 4 > n - off)
-            return;
-        fmt_put32(p + off + 16 * nb, fmt_mask_crc(fmt_crc32c(p + off, 16 * (size_t)nb)));
-        off += 16 * (size_t)nb + 4;
-        nkeys -= nb;
-    }
-}
-
 /* ---- the edit script ---- */
 
 typedef struct input {
@@ -808,7 +782,7 @@ static void make_checkpoint(const uint8_t *data, size_t size, bytes *out)
             b_put(out, "\0", 1);
     }
     if (!(mode & 0x20))
-        ckpt_fix_crcs(out->p, out->n);
+        fuzz_fix_checkpoint_crcs(out->p, out->n);
 }
 
 /* ---- opening and checking ---- */

@@ -29,8 +29,9 @@
 #include <unistd.h>
 
 #include "alexstorage/db.h"
-#include "fuzz_dir.h"
 #include "format.h"
+#include "fuzz_crc.h"
+#include "fuzz_dir.h"
 
 
 #define NKINDS 5
@@ -83,31 +84,6 @@ static void fix_segment(uint8_t *p, size_t n)
     }
 }
 
-static void fix_checkpoint(uint8_t *p, size_t n)
-{
-    if (n < FMT_CKPT_HEADER_SIZE)
-        return;
-    fmt_put32(p + 60, fmt_mask_crc(fmt_crc32c(p, 60)));
-    uint64_t plen = fmt_get32(p + 12), nkeys = fmt_get64(p + 40), nseg = fmt_get32(p + 56);
-    size_t off = FMT_CKPT_HEADER_SIZE;
-    if (nseg > (n - off) / 16 || 16 * nseg + 4 > n - off)
-        return;
-    fmt_put32(p + off + 16 * nseg, fmt_mask_crc(fmt_crc32c(p + off, 16 * (size_t)nseg)));
-    off += 16 * (size_t)nseg + 4;
-    if (plen + 4 > n - off)
-        return;
-    fmt_put32(p + off + plen, fmt_mask_crc(fmt_crc32c(p + off, (size_t)plen)));
-    off += (size_t)plen + 4;
-    while (nkeys > 0) {
-        uint64_t nb = nkeys < FMT_CKPT_BLOCK_LOCS ? nkeys : FMT_CKPT_BLOCK_LOCS;
-        if (16 * nb + 4 > n - off)
-            return;
-        fmt_put32(p + off + 16 * nb, fmt_mask_crc(fmt_crc32c(p + off, 16 * (size_t)nb)));
-        off += 16 * (size_t)nb + 4;
-        nkeys -= nb;
-    }
-}
-
 /* ---- the files of one input ---- */
 
 typedef struct files {
@@ -146,7 +122,7 @@ static void parse(const uint8_t *in, size_t n, files *fs)
             if (fs->present[k])
                 fix_segment(fs->data[k], fs->len[k]);
         if (fs->present[3])
-            fix_checkpoint(fs->data[3], fs->len[3]);
+            fuzz_fix_checkpoint_crcs(fs->data[3], fs->len[3]);
     }
     fs->marker = !(mode & 2);
 }

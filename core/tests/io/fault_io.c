@@ -25,9 +25,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PAGE_SIZE_TORN 4096u   /* granularity of the torn write */
@@ -82,6 +84,7 @@ struct fault_io {
 
     bool crashed;
     bool skip_sync;      /* fault_io_skip_real_sync */
+    _Atomic unsigned sync_delay_us; /* fault_io_set_sync_delay; read without the lock */
     uint64_t gen;
     FILE *trace;
 
@@ -787,6 +790,11 @@ static int fio_sync(void *ctx, axs_file *f)
     fault_io_fault fault;
     int rc;
 
+    unsigned delay = atomic_load(&fio->sync_delay_us);
+    if (delay) {
+        struct timespec ts = {(time_t)(delay / 1000000), (long)(delay % 1000000) * 1000};
+        nanosleep(&ts, NULL);
+    }
     FIO_LOCK(fio);
     uint64_t seq = count_call(fio, FAULT_IO_SYNC);
     if ((rc = check_handle(fio, h)) != 0)
@@ -1521,6 +1529,11 @@ bool fault_io_crashed(fault_io *fio)
     bool c = fio->crashed;
     FIO_UNLOCK(fio);
     return c;
+}
+
+void fault_io_set_sync_delay(fault_io *fio, unsigned us)
+{
+    atomic_store(&fio->sync_delay_us, us);
 }
 
 void fault_io_skip_real_sync(fault_io *fio, bool skip)

@@ -225,6 +225,11 @@ int64_t fault_io_pending(fault_io *fio);
  * run much faster. Default false (real syncs). */
 void fault_io_skip_real_sync(fault_io *fio, bool skip);
 
+/* Makes every sync sleep us microseconds before it does anything (outside the table's lock),
+ * as a slow disk would: concurrent writers then queue behind the one syncing, which is how a
+ * test gets commit groups of several writers. Default 0. */
+void fault_io_set_sync_delay(fault_io *fio, unsigned us);
+
 /* Prints one line per call to out ("fault_io #<n> <kind> <path> -> <rc>"), NULL to stop. Useful
  * to find which call number is which call site. */
 void fault_io_set_trace(fault_io *fio, FILE *out);

@@ -4,9 +4,10 @@
  *
  * Several threads write at once on one handle, so the writer at the head of the queue commits
  * the others with its own records (db_submit). Each trial opens a fresh database on a fault_io
- * table whose sync also sleeps a little (so that writers pile up behind it and groups have
- * several members), arms one one-shot fault a random number of calls ahead, and lets the
- * threads run a fixed list of synced puts and 3-entry batches, every key written once:
+ * table whose syncs are slowed (fault_io_set_sync_delay, so that writers pile up behind the
+ * one syncing and groups have several members), arms one one-shot fault a random number of
+ * calls ahead, and lets the threads run a fixed list of synced puts and 3-entry batches,
+ * every key written once:
  *
  *   write_eio, write_enospc, write_short   the fault hits a write_at: the append of a group,
  *                                          a segment header at roll-over, or a checkpoint;
@@ -42,7 +43,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "fault_io.h"
 
@@ -54,101 +54,6 @@ enum {
     GF_NKEYS = GF_THREADS * GF_KEYS_PER_THREAD,
     GF_SYNC_DELAY_US = 600,
 };
-
-/* ---- an I/O table that delays syncs ----------------------------------------------------------
- *
- * It forwards every call to the fault_io table; sync sleeps first. The delay is what makes the
- * other writers queue behind the leader while it syncs under write_mu. */
-
-static const axs_io *gf_inner; /* the fault_io table; set before a trial's database opens */
-
-static int gf_open(void *c, const char *p, int fl, axs_file **o)
-{
-    (void)c;
-    return gf_inner->open(gf_inner->ctx, p, fl, o);
-}
-static int gf_close(void *c, axs_file *f)
-{
-    (void)c;
-    return gf_inner->close(gf_inner->ctx, f);
-}
-static int64_t gf_read_at(void *c, axs_file *f, void *b, size_t l, uint64_t o)
-{
-    (void)c;
-    return gf_inner->read_at(gf_inner->ctx, f, b, l, o);
-}
-static int64_t gf_write_at(void *c, axs_file *f, const void *b, size_t l, uint64_t o)
-{
-    (void)c;
-    return gf_inner->write_at(gf_inner->ctx, f, b, l, o);
-}
-static int gf_sync(void *c, axs_file *f)
-{
-    (void)c;
-    struct timespec ts = {0, GF_SYNC_DELAY_US * 1000L};
-    nanosleep(&ts, NULL);
-    return gf_inner->sync(gf_inner->ctx, f);
-}
-static int gf_truncate(void *c, axs_file *f, uint64_t s)
-{
-    (void)c;
-    return gf_inner->truncate(gf_inner->ctx, f, s);
-}
-static int gf_size(void *c, axs_file *f, uint64_t *s)
-{
-    (void)c;
-    return gf_inner->size(gf_inner->ctx, f, s);
-}
-static int gf_map(void *c, axs_file *f, size_t l, const void **a)
-{
-    (void)c;
-    return gf_inner->map(gf_inner->ctx, f, l, a);
-}
-static int gf_unmap(void *c, axs_file *f, const void *a, size_t l)
-{
-    (void)c;
-    return gf_inner->unmap(gf_inner->ctx, f, a, l);
-}
-static int gf_lock(void *c, axs_file *f)
-{
-    (void)c;
-    return gf_inner->lock(gf_inner->ctx, f);
-}
-static int gf_mkdir(void *c, const char *p)
-{
-    (void)c;
-    return gf_inner->mkdir(gf_inner->ctx, p);
-}
-static int gf_rename(void *c, const char *a, const char *b)
-{
-    (void)c;
-    return gf_inner->rename(gf_inner->ctx, a, b);
-}
-static int gf_remove(void *c, const char *p)
-{
-    (void)c;
-    return gf_inner->remove(gf_inner->ctx, p);
-}
-static int gf_list_dir(void *c, const char *p, axs_io_dir_fn fn, void *arg)
-{
-    (void)c;
-    return gf_inner->list_dir(gf_inner->ctx, p, fn, arg);
-}
-static int gf_sync_dir(void *c, const char *p)
-{
-    (void)c;
-    return gf_inner->sync_dir(gf_inner->ctx, p);
-}
-static int gf_stat(void *c, const char *p, int *d)
-{
-    (void)c;
-    return gf_inner->stat(gf_inner->ctx, p, d);
-}
-
-static const axs_io gf_io = {NULL,       gf_open,     gf_close,    gf_read_at,  gf_write_at,
-                             gf_sync,    gf_truncate, gf_size,     gf_map,      gf_unmap,
-                             gf_lock,    gf_mkdir,    gf_rename,   gf_remove,   gf_list_dir,
-                             gf_sync_dir, gf_stat,    NULL,        NULL};
 
 /* ---- the workload ------------------------------------------------------------------------- */
 
@@ -324,7 +229,7 @@ static void gf_run_trial(const gf_case *c, uint64_t seed, gf_totals *tot, rel_fa
 
     fault_io *fio = NULL;
     TU_REQUIRE(fault_io_create(&fio) == 0, "fault_io_create");
-    gf_inner = fault_io_table(fio);
+    fault_io_set_sync_delay(fio, GF_SYNC_DELAY_US);
 
     axs_options o;
     axs_options_init(&o);
@@ -332,7 +237,7 @@ static void gf_run_trial(const gf_case *c, uint64_t seed, gf_totals *tot, rel_fa
     o.compaction_garbage_ratio = 0;
     o.segment_size = 64 << 10; /* roll-overs (segment headers, syncs) inside the workload */
     o.compression = tu_rng_below(&rng, 2) ? AXS_COMPRESSION_LZ4 : AXS_COMPRESSION_NONE;
-    o.io = &gf_io;
+    o.io = fault_io_table(fio);
     static gf_trial t;
     memset(&t, 0, sizeof t);
     char *err = NULL;
@@ -457,7 +362,6 @@ static void gf_run_trial(const gf_case *c, uint64_t seed, gf_totals *tot, rel_fa
     }
     free(err);
     fault_io_destroy(fio);
-    gf_inner = NULL;
     rel_rmtree(base);
     free(base);
     free(dir);
